@@ -1,0 +1,87 @@
+"""RunConfig: validation names the field and what is allowed; presets follow the paper's tables."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dal_helpers.config import PRESETS, RunConfig, expand, preset
+
+
+def test_defaults_are_valid_and_frozen():
+    cfg = RunConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 0.1  # type: ignore[misc]
+    assert cfg.replace(optimizer="adam").optimizer == "adam"
+
+
+@pytest.mark.parametrize("field,value,allowed", [
+    ("optimizer", "rmsprop", "sgd, adam"),
+    ("train_acc_cutoff", 0.0, "(0, 1]"),
+    ("train_acc_cutoff", 1.5, "(0, 1]"),
+    ("budget", 0, ">= 1"),
+    ("n_init", -5, ">= 0"),
+    ("lr", -0.1, "> 0"),
+    ("seed_set", "kmeans", "facility_location"),
+    ("redundancy_mode", "copy", "duplicate, augment"),
+    ("dss_fraction", 0.0, "(0, 1]"),
+    ("device", "tpu", "auto"),
+])
+def test_bad_values_name_the_field(field, value, allowed):
+    with pytest.raises(ValueError) as err:
+        RunConfig(**{field: value})
+    assert f"{field}={value!r}" in str(err.value) and allowed in str(err.value)
+
+
+def test_label_cap_below_n_init_is_refused():
+    with pytest.raises(ValueError, match="label_cap=100.*n_init \\(300\\)"):
+        RunConfig(n_init=300, label_cap=100)
+
+
+def test_unknown_names_list_the_allowed_ones():
+    with pytest.raises(KeyError, match="unknown dataset 'cifar11'.*cifar10"):
+        RunConfig(dataset="cifar11")
+    with pytest.raises(KeyError, match="unknown model 'lenet'.*resnet18"):
+        RunConfig(model="lenet")
+    with pytest.raises(KeyError, match="unknown preset 'cifar'.*cifar10_resnet18"):
+        preset("cifar")
+    with pytest.raises(KeyError, match="unknown RunConfig field"):
+        RunConfig.from_dict({"learning_rate": 0.1})
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds(name):
+    assert isinstance(preset(name), RunConfig)
+
+
+def test_presets_follow_the_paper_tables():
+    # App. A.3: CIFAR-10 ResNet-18: 300 epochs, lr 0.01, batch 20, seed 1000, AL batch 3000, to 25k labels
+    c = preset("cifar10_resnet18")
+    assert (c.max_epochs, c.lr, c.batch_size, c.n_init, c.budget, c.label_cap) == (300, 0.01, 20, 1000, 3000, 25000)
+    assert c.label_schedule(50000) == [1000, 4000, 7000, 10000, 13000, 16000, 19000, 22000, 25000]
+    assert preset("cifar10_vgg19").batch_size == 128
+    assert preset("svhn_vgg19").lr == 0.001
+    m = preset("mnist")
+    assert (m.n_init, m.budget, m.batch_size) == (300, 1000, 20)
+    assert m.label_schedule(60000) == [300, 1300, 2300, 3300]
+    assert preset("aug_cifar10_vgg11_adam").optimizer == "adam"
+
+
+def test_label_schedule_stops_at_the_pool():
+    cfg = RunConfig(n_init=100, budget=300, n_rounds=None, label_cap=1000)
+    assert cfg.label_schedule(700) == [100, 400, 700]
+    assert cfg.label_schedule(5000) == [100, 400, 700, 1000]
+
+
+def test_run_id_names_what_differs_and_round_trips():
+    cfg = RunConfig(strategy="badge", seed=2, optimizer="adam")
+    assert cfg.run_id == "badge_s2_optimizer=adam"
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_expand_is_a_cartesian_product():
+    cfgs = expand(RunConfig(), strategy=["random", "entropy"], seed=[0, 1, 2])
+    assert [(c.strategy, c.seed) for c in cfgs][:4] == [("random", 0), ("random", 1), ("random", 2), ("entropy", 0)]
+    assert len(cfgs) == 6
+    with pytest.raises(KeyError, match="stratgy"):
+        expand(RunConfig(), stratgy=["random"])

@@ -1,0 +1,64 @@
+"""Models: every registered network keeps the contract the strategies rely on."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from dal_helpers.models import MODELS, make_model, has_active_dropout
+
+SHAPES = [(1, 28), (3, 32)]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("channels,size", SHAPES)
+def test_forward_embed_and_head(name, channels, size):
+    torch.manual_seed(0)
+    m = make_model(name, n_classes=7, in_channels=channels, image_size=size).eval()
+    x = torch.randn(3, channels, size, size)
+    logits, emb = m.forward_with_embedding(x)
+    assert logits.shape == (3, 7)
+    assert emb.shape == (3, m.embedding_dim) == m.embed(x).shape
+    assert isinstance(m.head, nn.Linear) and m.head.in_features == m.embedding_dim and m.head.out_features == 7
+    assert isinstance(m.dropout, nn.Dropout)
+    # forward is head(dropout(embed(x))): in eval mode dropout is the identity
+    assert torch.allclose(m(x), m.head(emb), atol=1e-5)
+
+
+def test_mnist_net_follows_paper_layout():
+    m = make_model("mnist_net", 10, 1)
+    kinds = [type(l).__name__ for l in m.features]
+    assert kinds == ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Dropout", "Flatten", "Linear", "ReLU"]
+    assert m.dropout.p == 0.5 and has_active_dropout(m)
+
+
+def test_dropout_gives_mc_uncertainty_when_enabled():
+    torch.manual_seed(0)
+    m = make_model("resnet18", 10, 3, dropout=0.3)
+    m.eval()
+    m.dropout.train()
+    x = torch.randn(2, 3, 32, 32)
+    assert not torch.allclose(m(x), m(x))  # two MC samples differ
+    assert not has_active_dropout(make_model("resnet18", 10, 3))  # paper default: p = 0
+
+
+def test_shakeshake_is_stochastic_in_training_and_averaged_in_eval():
+    torch.manual_seed(0)
+    m = make_model("resnet18_shakeshake", 10, 3)
+    x = torch.randn(2, 3, 32, 32)
+    m.eval()
+    assert torch.allclose(m(x), m(x))
+    m.train()
+    a, b = m(x), m(x)
+    assert not torch.allclose(a, b)
+    (a.sum()).backward()
+    assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+
+
+def test_bad_names_and_values():
+    with pytest.raises(KeyError, match="unknown model 'resnet50'.*dla.*mnist_net"):
+        make_model("resnet50", 10)
+    with pytest.raises(ValueError, match="n_classes=1"):
+        make_model("mnist_net", 1)
+    with pytest.raises(ValueError, match="dropout=1.5"):
+        make_model("vgg11", 10, dropout=1.5)
