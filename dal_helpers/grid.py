@@ -1,0 +1,368 @@
+"""Parameter grids over a notebook: one papermill execution per grid cell, locally or on a Dask cluster.
+
+A grid file (YAML) names the notebook parameters shared by every cell and the axes to vary:
+
+    parameters:                 # passed to every cell as papermill parameters
+      preset: cifar10_resnet18
+    split:                      # one cell per element; the notebook receives a one-element list
+      strategies: [random, entropy, badge]
+      seeds: [0, 1, 2]
+    grid:                       # one cell per value; the notebook receives the value as it is
+      augment: [true, false]
+
+`run_grid` expands the file into cells (the Cartesian product of `grid` and `split`, in file order),
+executes each cell with `mode="run"` into `OUT/cells/<cell_id>/` (the executed notebook is kept there
+for inspection), and writes `done.json` atomically when a cell succeeds, so a second invocation skips
+it. All cells share `OUT/checkpoints` and `OUT/results`, so the notebook's own resume logic also works
+across cells. Cells run serially in this process (`workers=1`), on a Dask `LocalCluster` of worker
+processes (`workers>1`) or on a running Dask scheduler (`scheduler="tcp://host:8786"`); the last two
+share one code path through `dask.distributed.Client`. A remote cluster must see the same paths (shared
+storage). A failing cell is reported with its notebook path and the others go on. Finally the notebook
+runs once with `mode="report"` over all results and `report.build` renders the HTML.
+
+CLI: `dal-grid NOTEBOOK GRID [--workers N] [--scheduler ADDRESS] [--out runs/NAME]`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+GRID_KEYS = ("name", "notebook", "parameters", "split", "grid")
+DONE_MARKER = "done.json"
+FAILED_MARKER = "failed.json"
+MODES = ("run", "report")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One papermill execution of the grid.
+
+    cell_id: folder name under OUT/cells (readable axis values plus a hash of all parameters);
+    axes: the values that vary across the grid (for display); parameters: everything papermill injects."""
+    cell_id: str
+    axes: dict[str, Any]
+    parameters: dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------------
+# Grid files
+# --------------------------------------------------------------------------------------------------
+
+def load_grid(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a grid YAML file. Returns a dict with every key of GRID_KEYS filled in."""
+    import yaml
+
+    path = Path(path)
+    with open(path) as f:
+        spec = yaml.safe_load(f) or {}
+    if not isinstance(spec, dict):
+        raise ValueError(f"grid file {str(path)!r} must hold a mapping with keys {', '.join(GRID_KEYS)}; "
+                         f"got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(GRID_KEYS))
+    if unknown:
+        raise KeyError(f"unknown key(s) {unknown} in grid file {str(path)!r}; allowed: {', '.join(GRID_KEYS)}")
+    for key in ("parameters", "split", "grid"):
+        value = spec.get(key) or {}
+        if not isinstance(value, dict):
+            raise ValueError(f"{key!r} in grid file {str(path)!r} must be a mapping of parameter names; "
+                             f"got {type(value).__name__}")
+        spec[key] = value
+    for key in ("split", "grid"):
+        for name, values in spec[key].items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{key}.{name} in grid file {str(path)!r} must be a non-empty list; got {values!r}")
+    both = sorted(set(spec["split"]) & set(spec["grid"]))
+    if both:
+        raise ValueError(f"parameter(s) {both} appear in both 'split' and 'grid' of {str(path)!r}; use one")
+    spec.setdefault("name", path.stem)
+    spec.setdefault("notebook", None)
+    return spec
+
+
+def _slug(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = "+".join(map(str, value))
+    return re.sub(r"[^A-Za-z0-9.+=-]+", "-", str(value)).strip("-")[:40] or "x"
+
+
+def _hash(parameters: Mapping[str, Any]) -> str:
+    blob = json.dumps(parameters, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def expand_grid(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> list[Cell]:
+    """The cells of a grid: the product of `grid` axes, then `split` axes, in file order.
+
+    Each cell's parameters are `parameters`, then `overrides` (e.g. a smoke file), then the cell's axis
+    values (split values wrapped in a one-element list). Cell ids are unique and stable: they change
+    only when the cell's parameters change."""
+    base = {**(spec.get("parameters") or {}), **(overrides or {})}
+    grid, split = spec.get("grid") or {}, spec.get("split") or {}
+    names = list(grid) + list(split)
+    cells: list[Cell] = []
+    for combo in itertools.product(*(list(grid.values()) + list(split.values()))):
+        axes = dict(zip(names, combo))
+        params = dict(base)
+        for name, value in axes.items():
+            params[name] = [value] if name in split else value
+        readable = "_".join(f"{name}={_slug(value)}" for name, value in axes.items()) or "all"
+        cells.append(Cell(f"{readable}_{_hash(params)}", axes, params))
+    return cells
+
+
+def report_parameters(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Parameters of the final report-mode execution: the shared parameters, with every split axis
+    given its full list (the report covers all of them). Grid axes keep the notebook's default because
+    a report reads every result under results_dir anyway."""
+    params = {**(spec.get("parameters") or {}), **(overrides or {})}
+    for name, values in (spec.get("split") or {}).items():
+        params[name] = list(values)
+    return params
+
+
+def check_parameters(notebook: str | os.PathLike, names: Iterable[str]) -> None:
+    """Raise KeyError when a name is not a parameter of the notebook's `parameters` cell."""
+    import papermill
+
+    allowed = set(papermill.inspect_notebook(str(notebook)))
+    if not allowed:
+        raise ValueError(f"notebook {str(notebook)!r} has no cell tagged 'parameters'")
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise KeyError(f"unknown parameter(s) {unknown} for notebook {str(notebook)!r}; "
+                       f"allowed: {', '.join(sorted(allowed))}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Executing one cell (a top-level function so that Dask can ship it to a worker)
+# --------------------------------------------------------------------------------------------------
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def execute_notebook(notebook: str, output: str, parameters: Mapping[str, Any], kernel: str | None = None,
+                     cwd: str | None = None, timeout: float | None = None, threads: int | None = None,
+                     marker_dir: str | None = None) -> dict[str, Any]:
+    """Execute `notebook` into `output` with papermill; never raises on notebook errors.
+
+    Returns {"status": "done" | "failed", "notebook": output, "seconds": float, "error": str | None}.
+    With marker_dir, writes done.json (atomically, on success) or failed.json there. `threads` caps the
+    kernel's CPU threads (OMP/MKL) so parallel cells do not oversubscribe the machine."""
+    import papermill
+
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    marker = Path(marker_dir) if marker_dir else None
+    if marker is not None:
+        marker.mkdir(parents=True, exist_ok=True)
+        (marker / FAILED_MARKER).unlink(missing_ok=True)
+    start = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(str(notebook), str(out), parameters=dict(parameters), kernel_name=kernel,
+                                   cwd=cwd, execution_timeout=timeout, progress_bar=False, log_output=False)
+    except Exception as err:  # a failing notebook is data for the report, not a reason to stop the grid
+        error = f"{type(err).__name__}: {err}".strip()
+        if hasattr(err, "ename"):
+            error = f"{err.ename}: {err.evalue}"
+    seconds = time.perf_counter() - start
+    record = {"status": "failed" if error else "done", "notebook": str(out), "seconds": round(seconds, 3),
+              "error": error, "parameters": dict(parameters),
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if marker is not None:
+        _write_json_atomic(marker / (FAILED_MARKER if error else DONE_MARKER), record)
+    return record
+
+
+def cell_done(cell_dir: str | os.PathLike) -> bool:
+    return (Path(cell_dir) / DONE_MARKER).is_file()
+
+
+# --------------------------------------------------------------------------------------------------
+# Executors: serial in-process, or Dask (LocalCluster or remote scheduler, same path)
+# --------------------------------------------------------------------------------------------------
+
+def _run_serial(jobs: list[dict], on_result: Callable[[dict], None]) -> None:
+    for job in jobs:
+        on_result(execute_notebook(**job))
+
+
+def _run_dask(jobs: list[dict], on_result: Callable[[dict], None], workers: int,
+              scheduler: str | None) -> None:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        futures = [client.submit(execute_notebook, **job, pure=False) for job in jobs]
+        for future in as_completed(futures):
+            try:
+                record = future.result()
+            except Exception as err:  # worker died or could not run the task at all
+                record = {"status": "failed", "notebook": "?", "seconds": 0.0,
+                          "error": f"{type(err).__name__}: {err}"}
+            on_result(record)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# The grid
+# --------------------------------------------------------------------------------------------------
+
+def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str, Any],
+             out: str | os.PathLike | None = None, workers: int = 1, scheduler: str | None = None,
+             overrides: Mapping[str, Any] | None = None, kernel: str | None = None,
+             timeout: float | None = None, report: bool = True, report_dir: str | os.PathLike | None = None,
+             force: bool = False, log: Callable[[str], None] | None = print) -> dict[str, Any]:
+    """Run every cell of `grid` (a YAML path or a loaded spec) over `notebook`, then the report.
+
+    out: run folder (default runs/<grid name>); workers: parallel cells (1 = serial in this process,
+    >1 = Dask LocalCluster with that many worker processes); scheduler: address of a running Dask
+    scheduler (overrides workers); overrides: parameters applied on top of the grid's `parameters`
+    (e.g. a ci/smoke file); timeout: seconds per notebook cell; force: re-run completed cells.
+
+    Returns {"ran": [cell ids], "skipped": [...], "failed": [{"cell", "notebook", "error"}],
+    "report": path of the report notebook or None, "index": path of index.html or None}."""
+    log = log or (lambda msg: None)
+    spec = load_grid(grid) if not isinstance(grid, Mapping) else {**grid}
+    for key in ("parameters", "split", "grid"):
+        spec.setdefault(key, {})
+    spec.setdefault("name", "grid")
+    if workers < 1:
+        raise ValueError(f"workers={workers} is invalid; allowed: an integer >= 1")
+    notebook = Path(notebook).resolve()
+    if not notebook.is_file():
+        raise FileNotFoundError(f"notebook {str(notebook)!r} does not exist")
+    out = Path(out if out is not None else Path("runs") / spec["name"]).resolve()
+    cells = expand_grid(spec, overrides)
+    shared = {"checkpoint_dir": str(out / "checkpoints"), "results_dir": str(out / "results")}
+    check_parameters(notebook, set(cells[0].parameters) | set(shared) | {"mode"})
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(out / "grid.json", {"notebook": str(notebook), "spec": spec, "overrides": overrides,
+                                           "cells": [dataclasses.asdict(c) for c in cells]})
+    jobs, skipped = [], []
+    threads = None
+    if scheduler is None and workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    for cell in cells:
+        cell_dir = out / "cells" / cell.cell_id
+        if cell_done(cell_dir) and not force:
+            skipped.append(cell.cell_id)
+            continue
+        jobs.append(dict(notebook=str(notebook), output=str(cell_dir / notebook.name),
+                         parameters={**cell.parameters, **shared, "mode": "run"}, kernel=kernel,
+                         cwd=str(notebook.parent), timeout=timeout, threads=threads, marker_dir=str(cell_dir)))
+    log(f"[dal-grid] {spec['name']}: {len(cells)} cells, {len(skipped)} already complete, {len(jobs)} to run"
+        + (f" on {scheduler}" if scheduler else f" with {workers} worker(s)") + f" -> {out}")
+
+    ran, failed = [], []
+    by_notebook = {job["output"]: Path(job["marker_dir"]).name for job in jobs}
+
+    def on_result(record: dict) -> None:
+        cell_id = by_notebook.get(record["notebook"], "?")
+        if record["status"] == "done":
+            ran.append(cell_id)
+            log(f"[dal-grid] done   {cell_id} ({record['seconds']:.1f} s)")
+        else:
+            failed.append({"cell": cell_id, "notebook": record["notebook"], "error": record["error"]})
+            log(f"[dal-grid] FAILED {cell_id}: {record['error']}\n           notebook: {record['notebook']}")
+
+    if jobs:
+        if scheduler is not None or workers > 1:
+            _run_dask(jobs, on_result, workers, scheduler)
+        else:
+            _run_serial(jobs, on_result)
+
+    summary: dict[str, Any] = {"ran": ran, "skipped": skipped, "failed": failed, "report": None, "index": None}
+    if report:
+        report_nb = out / notebook.name
+        record = execute_notebook(str(notebook), str(report_nb),
+                                  {**report_parameters(spec, overrides), **shared, "mode": "report"},
+                                  kernel=kernel, cwd=str(notebook.parent), timeout=timeout)
+        summary["report"] = str(report_nb)
+        if record["status"] != "done":
+            failed.append({"cell": "report", "notebook": str(report_nb), "error": record["error"]})
+            log(f"[dal-grid] FAILED report: {record['error']}\n           notebook: {report_nb}")
+        from . import report as report_module
+
+        index = report_module.build(out, report_dir if report_dir is not None else out / "report")
+        summary["index"] = str(index)
+        log(f"[dal-grid] report: {index}")
+    if failed:
+        log(f"[dal-grid] {len(failed)} failed: " + ", ".join(f["notebook"] for f in failed))
+    return summary
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dal-grid", description="Run a notebook over a parameter grid with papermill (locally or on Dask), "
+        "then execute it once in report mode and render HTML.")
+    parser.add_argument("notebook", help="notebook to execute, e.g. notebooks/01_baselines.ipynb")
+    parser.add_argument("grid", help="grid YAML, e.g. grids/01_baselines.yaml")
+    parser.add_argument("--out", help="run folder (default: runs/<grid name>)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="parallel cells: 1 = serial in this process, N > 1 = Dask LocalCluster of N processes")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("-f", "--parameters-file", action="append", default=[],
+                        help="YAML of parameter overrides applied to every cell (e.g. ci/smoke/01_baselines.yaml)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="one parameter override; VALUE is parsed as YAML")
+    parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
+    parser.add_argument("--timeout", type=float, help="seconds allowed per notebook code cell")
+    parser.add_argument("--report-dir", help="where HTML goes (default: OUT/report)")
+    parser.add_argument("--no-report", action="store_true", help="skip the report-mode execution and HTML")
+    parser.add_argument("--force", action="store_true", help="re-run cells that are already complete")
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and exit")
+    args = parser.parse_args(argv)
+
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for path in args.parameters_file:
+        with open(path) as f:
+            overrides.update(yaml.safe_load(f) or {})
+    for name, value in args.parameter:
+        overrides[name] = _parse_value(value)
+    if args.dry_run:
+        spec = load_grid(args.grid)
+        for cell in expand_grid(spec, overrides):
+            print(cell.cell_id, json.dumps(cell.parameters, default=str))
+        return 0
+    summary = run_grid(args.notebook, args.grid, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                       overrides=overrides, kernel=args.kernel, timeout=args.timeout,
+                       report=not args.no_report, report_dir=args.report_dir, force=args.force)
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
