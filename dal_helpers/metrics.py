@@ -283,7 +283,7 @@ def accuracy_table(df: pd.DataFrame, at: Sequence[int] | None = None, by: str | 
     curves = mean_curves(df, by, group, x)
     lab = label_column(by)
     g = _as_list(group)
-    sizes = sorted(curves[x].unique())
+    sizes = sorted(_py(v) for v in curves[x].unique())
     if at is None:
         at = sizes
     at = list(at)
@@ -321,7 +321,7 @@ def _select_points(points: list, rounds) -> list:
     bad = [i for i in idx if not isinstance(i, (int, np.integer)) or not -n <= i < n]
     if bad:
         raise ValueError(f"rounds={idx} is invalid: {bad} are not positions among the {n} comparison "
-                         f"points {points}; allowed: integers in [-{n}, {n - 1}] or a slice")
+                         f"points {[_py(p) for p in points]}; allowed: integers in [-{n}, {n - 1}] or a slice")
     return [points[i] for i in idx]
 
 
@@ -351,7 +351,7 @@ def pairwise_tests(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str |
     points = sorted(set.intersection(*per_label.values()))
     if not points:
         raise ValueError(f"no {x} value is shared by every {lab}: " +
-                         "; ".join(f"{n}: {sorted(v)}" for n, v in per_label.items()))
+                         "; ".join(f"{n}: {sorted(map(_py, v))}" for n, v in per_label.items()))
     points = _select_points(points, rounds)
     acc = frame.set_index([lab, x, "seed"])["test_acc"].sort_index()
     for n in names:
@@ -359,7 +359,7 @@ def pairwise_tests(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str |
             seeds = acc.loc[(n, p)]
             if len(seeds) < 2:
                 raise ValueError(f"significance tests need >= 2 seeds per {lab}; {n!r} has {len(seeds)} "
-                                 f"at {x}={p} (seeds {list(seeds.index)})")
+                                 f"at {x}={_py(p)} (seeds {[_py(v) for v in seeds.index]})")
     rows = []
     for p in points:
         for i, a in enumerate(names):
@@ -372,7 +372,7 @@ def pairwise_tests(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str |
                     if pair:
                         if len(shared) < 2:
                             raise ValueError(f"paired tests need >= 2 shared seeds; {a!r} and {b!r} share "
-                                             f"{list(shared)} at {x}={p}")
+                                             f"{[_py(v) for v in shared]} at {x}={_py(p)}")
                         res = stats.ttest_rel(sa.loc[shared].to_numpy(), sb.loc[shared].to_numpy())
                         diff = float((sa.loc[shared] - sb.loc[shared]).mean())
                     else:

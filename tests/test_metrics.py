@@ -1,0 +1,346 @@
+"""Metrics against values derived by hand on small hand-made results tables."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dal_helpers import metrics as m
+
+
+def table(curves: dict, xs=(100, 200, 400, 800), **extra) -> pd.DataFrame:
+    """Results rows from {strategy: {seed: [acc per round]}} on the labeled-set sizes `xs`."""
+    rows = []
+    for strategy, seeds in curves.items():
+        for seed, accs in seeds.items():
+            for r, acc in enumerate(accs):
+                rows.append({"experiment": "t", "run_id": f"{strategy}_s{seed}", "dataset": "mnist5k",
+                             "model": "mnist_net", "strategy": strategy, "seed": seed, "round": r,
+                             "n_labeled": xs[r], "test_acc": acc, "train_acc": 1.0, "epochs": 3,
+                             "train_s": 1.0, "select_s": 0.5, "eval_s": 0.1, "energy_j": None, **extra})
+    return pd.DataFrame(rows)
+
+
+def two_seeds(accs):
+    """Seeds 0 and 1 at acc + 0.01 and acc - 0.01: their mean is `accs` again."""
+    return {0: [a + 0.01 for a in accs], 1: [a - 0.01 for a in accs]}
+
+
+# --- labels_to_reach: interpolation and unreachable targets -----------------------------------------
+
+def test_labels_to_reach_interpolates_between_rounds():
+    x, y = [100, 200, 400], [0.5, 0.7, 0.8]
+    got = m.labels_to_reach(x, y, [0.5, 0.6, 0.75, 0.8])
+    # 0.5 is the first point: 100. 0.6 lies halfway between 0.5 and 0.7: 100 + 0.5 * 100 = 150.
+    # 0.75 lies halfway between 0.7 and 0.8: 200 + 0.5 * 200 = 300. 0.8 is the last point: 400.
+    np.testing.assert_allclose(got, [100, 150, 300, 400])
+
+
+def test_labels_to_reach_gives_nan_outside_the_curve():
+    # 0.85 is above every point and 0.45 below the first: neither is extrapolated.
+    got = m.labels_to_reach([100, 200, 400], [0.5, 0.7, 0.8], [0.85, 0.45])
+    assert np.isnan(got).all()
+
+
+def test_labels_to_reach_takes_the_first_crossing_of_a_non_monotone_curve():
+    # 0.68 is crossed first between x=1 (0.5) and x=2 (0.7): 1 + 0.18 / 0.2 = 1.9; the later crossing
+    # between x=3 (0.65) and x=4 (0.9) at 3.12 must not be used.
+    got = m.labels_to_reach([1, 2, 3, 4], [0.5, 0.7, 0.65, 0.9], [0.68])
+    np.testing.assert_allclose(got, [1.9])
+
+
+def test_labels_to_reach_rejects_unsorted_sizes():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        m.labels_to_reach([200, 100], [0.5, 0.6], [0.55])
+
+
+# --- labeling efficiency ---------------------------------------------------------------------------
+
+def half_label_table():
+    # random reaches 0.6 / 0.7 / 0.8 at 200 / 400 / 800 labels; "fast" reaches them at 100 / 200 / 400.
+    # Between rounds both curves are linear, random's in n over twice the span of fast's, so every
+    # accuracy in [0.6, 0.8] costs random exactly twice the labels: efficiency 2.0 throughout.
+    return table({"random": two_seeds([0.5, 0.6, 0.7, 0.8]), "fast": two_seeds([0.6, 0.7, 0.8, 0.85])})
+
+
+def test_efficiency_is_two_when_a_strategy_needs_half_the_labels():
+    eff = m.labeling_efficiency(half_label_table(), targets=[0.6, 0.65, 0.7, 0.75, 0.8])
+    fast = eff.by_accuracy[eff.by_accuracy.strategy == "fast"]
+    np.testing.assert_allclose(fast.efficiency, [2.0] * 5)
+    # 0.65: random 200 + 0.5 * 200 = 300 labels, fast 100 + 0.5 * 100 = 150.
+    np.testing.assert_allclose(fast.n_labeled, [100, 150, 200, 300, 400])
+    np.testing.assert_allclose(fast.n_labeled_baseline, [200, 300, 400, 600, 800])
+    base = eff.by_accuracy[eff.by_accuracy.strategy == "random"]
+    np.testing.assert_allclose(base.efficiency, [1.0] * 5)
+
+
+def test_efficiency_per_labeled_set_size():
+    eff = m.labeling_efficiency(half_label_table())
+    fast = eff.by_labels[eff.by_labels.strategy == "fast"].reset_index(drop=True)
+    # fast at 100/200/400 labels has 0.6/0.7/0.8, which random reaches at 200/400/800: efficiency 2.
+    # fast's 0.85 at 800 is beyond random's best (0.8): NaN.
+    np.testing.assert_allclose(fast.efficiency[:3], [2.0, 2.0, 2.0])
+    assert math.isnan(fast.efficiency[3])
+    np.testing.assert_allclose(fast.test_acc, [0.6, 0.7, 0.8, 0.85])
+
+
+def test_efficiency_unreachable_targets_are_nan():
+    eff = m.labeling_efficiency(half_label_table(), targets=[0.55, 0.82])
+    fast = eff.by_accuracy[eff.by_accuracy.strategy == "fast"]
+    # 0.55 is below fast's first point (0.6): fast's labels are unknown there. 0.82 is above random's
+    # best (0.8): random never reaches it. Both NaN, neither extrapolated.
+    assert fast.efficiency.isna().all()
+    assert fast.n_labeled.isna().tolist() == [True, False]      # fast reaches 0.82 (at 400 + 0.4*400)
+    assert fast.n_labeled.iloc[1] == pytest.approx(560.0)
+
+
+def test_default_targets_span_the_baseline_curve():
+    eff = m.labeling_efficiency(half_label_table(), n_targets=7)
+    t = eff.by_accuracy[eff.by_accuracy.strategy == "random"].target_acc
+    # from random's first mean accuracy (0.5) to its best (0.8) in 7 steps of 0.05
+    np.testing.assert_allclose(t, np.linspace(0.5, 0.8, 7))
+
+
+def test_efficiency_with_group_and_combined_labels():
+    t1 = table({"random": two_seeds([0.5, 0.6, 0.7, 0.8]), "fast": two_seeds([0.6, 0.7, 0.8, 0.85])},
+               redundancy=1, optimizer="sgd")
+    # with redundancy 2 "fast" equals random: efficiency 1 everywhere
+    t2 = table({"random": two_seeds([0.5, 0.6, 0.7, 0.8]), "fast": two_seeds([0.5, 0.6, 0.7, 0.8])},
+               redundancy=2, optimizer="sgd")
+    eff = m.labeling_efficiency(pd.concat([t1, t2]), baseline="random / sgd", by=["strategy", "optimizer"],
+                                group="redundancy", targets=[0.7])
+    got = eff.by_accuracy.set_index(["redundancy", "label"]).efficiency
+    assert got[(1, "fast / sgd")] == pytest.approx(2.0)
+    assert got[(2, "fast / sgd")] == pytest.approx(1.0)
+
+
+def test_efficiency_baseline_absent_names_present_labels():
+    with pytest.raises(ValueError, match=r"baseline strategy='badge'.*\['fast', 'random'\]"):
+        m.labeling_efficiency(half_label_table(), baseline="badge")
+
+
+def test_efficiency_baseline_absent_in_one_group():
+    t1 = table({"random": two_seeds([0.5, 0.6, 0.7, 0.8])}, redundancy=1)
+    t2 = table({"fast": two_seeds([0.5, 0.6, 0.7, 0.8])}, redundancy=2)
+    with pytest.raises(ValueError, match=r"group \{'redundancy': 2\}.*\['fast'\]"):
+        m.labeling_efficiency(pd.concat([t1, t2]), group="redundancy")
+
+
+def test_targets_in_percent_are_refused():
+    with pytest.raises(ValueError, match="fractions in \\[0, 1\\]"):
+        m.labeling_efficiency(half_label_table(), targets=[85.0])
+
+
+# --- bad tables ------------------------------------------------------------------------------------
+
+def test_missing_columns_are_listed():
+    df = half_label_table().drop(columns=["seed", "test_acc"])
+    with pytest.raises(ValueError, match=r"\['seed', 'test_acc'\]"):
+        m.labeling_efficiency(df)
+
+
+def test_mixed_datasets_are_refused():
+    df = pd.concat([half_label_table(), half_label_table().assign(dataset="cifar10")])
+    with pytest.raises(ValueError, match="mixes dataset"):
+        m.mean_curves(df)
+    assert len(m.mean_curves(df, group="dataset")) == 16      # 2 data sets x 2 strategies x 4 sizes
+
+
+def test_rows_differing_in_an_unnamed_knob_are_refused():
+    df = pd.concat([half_label_table().assign(optimizer="sgd"), half_label_table().assign(optimizer="adam")])
+    with pytest.raises(ValueError, match=r"differ in \['optimizer'\]"):
+        m.accuracy_table(df)
+    assert m.accuracy_table(df, by=["strategy", "optimizer"]).shape == (4, 4)
+
+
+# --- relative accuracy and accuracy tables ----------------------------------------------------------
+
+def test_relative_accuracy_hand_values():
+    df = table({"random": {0: [0.50, 0.60], 1: [0.50, 0.61]}, "ent": {0: [0.50, 0.62], 1: [0.50, 0.66]}})
+    rel = m.relative_accuracy(df).set_index(["strategy", "n_labeled"])
+    # at 200: ent mean 0.64, random mean 0.605 -> +0.035; per-seed differences 0.02 and 0.05 have
+    # sample std |0.05 - 0.02| / sqrt(2) = 0.0212132.
+    assert rel.loc[("ent", 200), "rel_acc"] == pytest.approx(0.035)
+    assert rel.loc[("ent", 200), "rel_acc_std"] == pytest.approx(0.03 / math.sqrt(2))
+    assert rel.loc[("ent", 100), "rel_acc"] == pytest.approx(0.0)
+    assert rel.loc[("random", 200), "rel_acc"] == pytest.approx(0.0)
+
+
+def test_accuracy_table_mean_and_sample_std():
+    df = table({"ent": {0: [0.80], 1: [0.82], 2: [0.84]}, "rand": {0: [0.70]}}, xs=(1000,))
+    tab = m.accuracy_table(df, at=[1000])
+    # ent: mean 82.0 %, deviations -2, 0, 2 -> sample variance 8 / 2 = 4 -> std 2.0; rand: one seed.
+    assert tab.loc["ent", 1000] == "82.0 ± 2.0"
+    assert tab.loc["rand", 1000] == "70.0"
+    num = m.accuracy_table(df, as_text=False, percent=False).set_index("strategy")
+    assert num.loc["ent", "mean"] == pytest.approx(0.82)
+    assert num.loc["ent", "std"] == pytest.approx(0.02)
+    assert num.loc["ent", "n_seeds"] == 3
+
+
+def test_accuracy_table_unknown_size_lists_present_ones():
+    with pytest.raises(ValueError, match=r"\[300\].*\[100, 200, 400, 800\]"):
+        m.accuracy_table(half_label_table(), at=[300])
+
+
+def test_accuracy_table_leaves_missing_cells_empty():
+    df = table({"a": {0: [0.5, 0.6]}, "b": {0: [0.5]}}, xs=(100, 200))
+    tab = m.accuracy_table(df)
+    assert tab.loc["b", 200] == "" and tab.loc["a", 200] == "60.0"
+
+
+# --- penalty matrix --------------------------------------------------------------------------------
+
+def penalty_table():
+    # Two rounds, three seeds. Paired differences (df = 2; two-tailed p = 1 - |t| / sqrt(t^2 + 2)):
+    # round 100: A - B = [.10, .11, .12]: mean .11, sd .01, t = .11 / (.01 / sqrt 3) = 19.05, p = .0027;
+    #            A - C = [-.05, .15, .05]: mean .05, sd .10, t = .866, p = .48;
+    #            B - C = [-.15, .04, -.07]: mean -.06, sd .0954, t = -1.09, p = .39.
+    # round 200: A - B = [.10, -.10, .00]: mean 0, p = 1; A - C = [-.05, .15, .05]: p = .48;
+    #            B - C = [-.15, .25, .05]: mean .05, sd .20, t = .433, p = .71.
+    # So only cell (A, B) is non-zero: A wins 1 of 2 rounds -> 0.5.
+    return table({"A": {0: [0.70, 0.80], 1: [0.75, 0.85], 2: [0.80, 0.90]},
+                  "B": {0: [0.60, 0.70], 1: [0.64, 0.95], 2: [0.68, 0.90]},
+                  "C": {0: [0.75, 0.85], 1: [0.60, 0.70], 2: [0.75, 0.85]}}, xs=(100, 200))
+
+
+def test_penalty_matrix_has_one_known_cell():
+    mat = m.penalty_matrix(penalty_table())
+    expected = np.zeros((3, 3))
+    expected[0, 1] = 0.5
+    np.testing.assert_allclose(mat.to_numpy(), expected)
+    assert list(mat.index) == ["A", "B", "C"] and mat.attrs["n_rounds"] == 2
+
+
+def test_pairwise_t_statistic_matches_hand_formula():
+    tests = m.pairwise_tests(penalty_table())
+    ab = tests[(tests.a == "A") & (tests.b == "B") & (tests.n_labeled == 100)].iloc[0]
+    t = 0.11 / (0.01 / math.sqrt(3))
+    assert ab.t == pytest.approx(t, rel=1e-6)
+    assert ab.p == pytest.approx(1 - t / math.sqrt(t * t + 2), rel=1e-6)    # Student t, 2 d.o.f.
+    assert bool(ab.paired) and ab.winner == "A"
+
+
+def test_penalty_matrix_round_subsets_and_alpha():
+    assert m.penalty_matrix(penalty_table(), rounds=[0]).loc["A", "B"] == pytest.approx(1.0)
+    assert m.penalty_matrix(penalty_table(), rounds=slice(-1, None)).to_numpy().sum() == 0.0
+    # p = 0.0027 is not below alpha = 0.001
+    assert m.penalty_matrix(penalty_table(), alpha=0.001).to_numpy().sum() == 0.0
+    with pytest.raises(ValueError, match="rounds"):
+        m.penalty_matrix(penalty_table(), rounds=[5])
+
+
+def test_penalty_matrix_pairs_by_seed_only_when_seeds_match():
+    # B = A minus a small, consistent gap [.010, .011, .012]; seed effects (0.5 / 0.7 / 0.9) dwarf it.
+    a = {0: [0.5], 1: [0.7], 2: [0.9]}
+    b = {0: [0.490], 1: [0.689], 2: [0.888]}
+    paired = m.pairwise_tests(table({"A": a, "B": b}, xs=(100,))).iloc[0]
+    assert bool(paired.paired) and paired.winner == "A"
+    # B's runs under other seeds: Welch's test, t = (mean A - mean B) / sqrt(sA^2/3 + sB^2/3)
+    b_other = {s + 3: v for s, v in b.items()}
+    welch = m.pairwise_tests(table({"A": a, "B": b_other}, xs=(100,))).iloc[0]
+    va, vb = np.var([0.5, 0.7, 0.9], ddof=1), np.var([0.490, 0.689, 0.888], ddof=1)
+    t = (0.7 - 0.689) / math.sqrt(va / 3 + vb / 3)          # = 0.0675
+    assert not bool(welch.paired)
+    assert welch.t == pytest.approx(t, rel=1e-6)
+    assert pd.isna(welch.winner)
+
+
+def test_penalty_matrix_other_variable():
+    df = penalty_table().rename(columns={"strategy": "optimizer"})
+    mat = m.penalty_matrix(df, by="optimizer")
+    assert mat.loc["A", "B"] == pytest.approx(0.5)
+
+
+def test_penalty_matrix_needs_two_seeds():
+    df = table({"A": {0: [0.5, 0.6]}, "B": {0: [0.5, 0.7]}}, xs=(100, 200))
+    with pytest.raises(ValueError, match=">= 2 seeds"):
+        m.penalty_matrix(df)
+
+
+# --- AUBC --------------------------------------------------------------------------------------------
+
+def test_aubc_hand_values_and_bootstrap_ci():
+    df = table({"A": {0: [0.5, 0.7, 0.8], 1: [0.5, 0.5, 0.5]}}, xs=(100, 200, 400))
+    out = m.aubc(df, n_boot=4000, seed=0).iloc[0]
+    # seed 0: (0.5 + 0.7) / 2 * 100 + (0.7 + 0.8) / 2 * 200 = 60 + 150 = 210 over 300 labels -> 0.7
+    # seed 1: flat 0.5. Mean 0.6, sample std 0.1 * sqrt(2).
+    assert out.aubc == pytest.approx(0.6)
+    assert out.aubc_std == pytest.approx(0.1 * math.sqrt(2))
+    # Resampling two seeds gives means 0.5 / 0.6 / 0.7 with chances 1/4, 1/2, 1/4, so the 2.5 % and
+    # 97.5 % percentiles are 0.5 and 0.7.
+    assert (out.ci_low, out.ci_high) == (pytest.approx(0.5), pytest.approx(0.7))
+
+
+def test_aubc_uses_the_range_every_run_covers():
+    df = table({"A": {0: [0.5, 0.7, 0.8], 1: [0.5, 0.9]}}, xs=(100, 200, 400))
+    out = m.aubc(df, ci=None).iloc[0]
+    # seed 1 stops at 200, so both are integrated over [100, 200]: 0.6 and 0.7 -> mean 0.65
+    assert out.aubc == pytest.approx(0.65)
+
+
+def test_aubc_bootstrap_is_reproducible_from_the_generator():
+    df = table({"A": {0: [0.5, 0.7], 1: [0.5, 0.6], 2: [0.4, 0.9]}}, xs=(100, 200))
+    a = m.aubc(df, gen=torch.Generator().manual_seed(3))
+    b = m.aubc(df, gen=torch.Generator().manual_seed(3))
+    pd.testing.assert_frame_equal(a, b)
+    lo, hi = a.iloc[0][["ci_low", "ci_high"]]
+    assert lo <= a.iloc[0].aubc <= hi
+
+
+def test_aubc_ci_needs_two_seeds():
+    df = table({"A": {0: [0.5, 0.7]}}, xs=(100, 200))
+    with pytest.raises(ValueError, match=">= 2 seeds"):
+        m.aubc(df)
+    assert m.aubc(df, ci=None).iloc[0].aubc == pytest.approx(0.6)
+
+
+# --- timing ----------------------------------------------------------------------------------------
+
+def timing_rows():
+    rows = []
+    for seed, train, select, energy in [(0, [10, 20, 30], [1, 2, None], [5.0, 5.0, 5.0]),
+                                        (1, [20, 20, 20], [3, 3, None], [None, None, None])]:
+        for r in range(3):
+            rows.append({"strategy": "ent", "seed": seed, "run_id": f"ent_s{seed}", "round": r,
+                         "n_labeled": 100 * (r + 1), "test_acc": 0.5, "train_s": train[r],
+                         "select_s": select[r], "energy_j": energy[r]})
+    return pd.DataFrame(rows)
+
+
+def test_timing_table_totals():
+    out = m.timing_table(timing_rows()).iloc[0]
+    # run 0: train 60 s, select 3 s (last round selects nothing); run 1: train 60 s, select 6 s.
+    assert out.n_runs == 2
+    assert out.train_s == pytest.approx(60.0) and out.select_s == pytest.approx(4.5)
+    assert out.total_s == pytest.approx(64.5)
+    assert out.select_s_std == pytest.approx(3 / math.sqrt(2))
+    assert out.energy_j == pytest.approx(15.0)          # run 1 measured no energy; it is skipped
+
+
+def test_timing_table_cumulative_per_round():
+    out = m.timing_table(timing_rows(), per_round=True)
+    # cumulative training: run 0 10/30/60, run 1 20/40/60 -> means 15/35/60
+    np.testing.assert_allclose(out.train_s_cum, [15, 35, 60])
+    np.testing.assert_allclose(out.select_s, [2, 2.5, 0])
+
+
+def test_timing_table_without_energy():
+    out = m.timing_table(timing_rows().assign(energy_j=None))
+    assert "energy_j" not in out.columns
+
+
+# --- paper vs ours -----------------------------------------------------------------------------------
+
+def test_paper_vs_ours_verdicts():
+    out = m.paper_vs_ours([
+        {"claim": "efficiency", "paper": (1.8, 2.0), "ours": 2.05, "tol": 0.1},
+        {"claim": "acc at 1k", "paper": 55.6, "ours": 50.0, "tol": 2.0},
+        {"claim": "entropy beats random", "paper": True, "ours": True},
+        {"claim": "not run", "paper": 1.0, "ours": float("nan")},
+    ])
+    assert out.verdict.tolist() == ["agrees", "differs", "agrees", "not measured"]
+    assert out.paper.iloc[0] == "1.8–2.0"
