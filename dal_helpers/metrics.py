@@ -88,6 +88,12 @@ def _prepare(df: pd.DataFrame, by, group, x: str, needed: Sequence[str]) -> tupl
     lab = label_column(by_cols)
     if lab in group_cols:
         raise ValueError(f"column {lab!r} is both compared (by) and grouped (group); choose one")
+    if "test_acc" in needed:
+        acc = pd.to_numeric(df["test_acc"], errors="coerce")
+        if acc.isna().any() or (acc < 0).any() or (acc > 1).any():
+            bad = df.loc[acc.isna() | (acc < 0) | (acc > 1), "test_acc"].head(3).tolist()
+            raise ValueError(f"test_acc must hold accuracies as fractions in [0, 1]; got {bad} "
+                             "(percentages? divide by 100; missing values? drop those rows)")
     out = df.copy()
     out[lab] = make_label(df, by_cols)
     keys = [*group_cols, lab]

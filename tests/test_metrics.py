@@ -344,3 +344,10 @@ def test_paper_vs_ours_verdicts():
     ])
     assert out.verdict.tolist() == ["agrees", "differs", "agrees", "not measured"]
     assert out.paper.iloc[0] == "1.8–2.0"
+
+
+def test_percent_accuracies_are_refused():
+    df = half_label_table()
+    df["test_acc"] *= 100
+    with pytest.raises(ValueError, match="fractions in \\[0, 1\\]"):
+        m.mean_curves(df)
