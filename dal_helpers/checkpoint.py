@@ -1,0 +1,140 @@
+"""Atomic, pickle-free checkpoints of an active-learning run: one plain dict per run.
+
+A checkpoint holds only tensors and plain Python values (config dict, `labeled_round`, result rows,
+generator states as uint8 tensors, model state dict), so it loads with `torch.load(weights_only=True)`.
+`save_checkpoint` writes to a temporary file in the same folder, flushes and fsyncs it, moves the current
+checkpoint aside as `<name>.prev` and `os.replace`s the new one in: a run killed at any moment leaves
+either the new file or the previous one intact, which is also what a mounted Google Drive folder needs
+(it syncs whole files). `load_checkpoint` checks the zip CRCs of the file before loading it, so that a
+truncated or bit-flipped file is detected even where `torch.load` would silently read wrong weights;
+it then falls back to the previous checkpoint with a warning that names the bad file.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read (truncated, corrupted, or not a checkpoint)."""
+
+
+def prev_path(path: str | os.PathLike) -> Path:
+    """Where the previous good checkpoint of `path` is kept."""
+    p = Path(path)
+    return p.with_name(p.name + ".prev")
+
+
+def generator_state(gen: torch.Generator) -> Tensor:
+    """The state of a torch.Generator as a uint8 tensor (storable without pickle)."""
+    return gen.get_state().clone()
+
+
+def restore_generator(state: Tensor, device: str | torch.device = "cpu") -> torch.Generator:
+    """A new torch.Generator on `device` with the given state (from `generator_state`)."""
+    gen = torch.Generator(device=device)
+    gen.set_state(state.to(torch.uint8).cpu())
+    return gen
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:  # makes the rename durable on POSIX; not possible on every file system (or Windows)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Atomically write the plain dict `state` to `path`, keeping the previous file as `<path>.prev`.
+
+    Only tensors, numbers, strings, None, bools, lists, tuples and dicts of them are allowed (what
+    `torch.load(weights_only=True)` reads back). Returns the path written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            # Keep the last good checkpoint: a kill between these two renames leaves only `.prev`,
+            # which load_checkpoint falls back to. A bad current file must not replace a good `.prev`.
+            try:
+                verify_checkpoint(path)
+                os.replace(path, prev_path(path))
+            except CheckpointError:
+                path.unlink()
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def verify_checkpoint(path: str | os.PathLike) -> None:
+    """Check the zip structure and CRC-32 of every record of a checkpoint file without loading it.
+    Raises CheckpointError naming the file when it is truncated or corrupted."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except Exception as err:  # zipfile.BadZipFile on truncation, OSError, ...
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupted: "
+                              f"{type(err).__name__}: {err}") from err
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupted (CRC mismatch in record {bad!r})")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load one checkpoint file, verifying it first. Raises CheckpointError naming the file when it is
+    truncated, corrupted (zip CRC mismatch) or not a checkpoint dict."""
+    path = Path(path)
+    verify_checkpoint(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # zipfile.BadZipFile, EOFError, RuntimeError from torch's reader, ...
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupted: "
+                              f"{type(err).__name__}: {err}") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} holds a {type(state).__name__}, not a dict")
+    return state
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The run state saved at `path`, or None when neither it nor `<path>.prev` exists.
+
+    A bad `path` is reported with a warning naming it and the previous checkpoint is used; when both
+    are bad (or only a bad one exists) CheckpointError is raised naming the files."""
+    path = Path(path)
+    prev = prev_path(path)
+    errors = []
+    for candidate in (path, prev):
+        if not candidate.exists():
+            continue
+        try:
+            state = read_checkpoint(candidate)
+        except CheckpointError as err:
+            errors.append(str(err))
+            continue
+        if errors:
+            warnings.warn(f"{errors[0]}; resuming from the previous checkpoint {str(candidate)!r}",
+                          RuntimeWarning, stacklevel=2)
+        return state
+    if errors:
+        raise CheckpointError("; ".join(errors) + ". No readable checkpoint is left: delete the file(s) "
+                              "to restart the run from scratch")
+    return None

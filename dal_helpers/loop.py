@@ -1,0 +1,315 @@
+"""The one active-learning loop: seed set, then rounds of train -> evaluate -> record -> checkpoint ->
+select, resumable after a kill at any moment.
+
+`run_active_learning(cfg)` runs one strategy with one seed and returns its rows (one per round) as a
+DataFrame; `run_experiment(configs, ...)` runs many and skips the ones already complete. The AL state
+is one int64 vector, `labeled_round[n_train]` (-1 = unlabeled, r = labeled for round r). Randomness
+comes from three generators, each derived from seeds only:
+- init: `cfg.init_seed` (or `cfg.seed`) -> the initial weights and the seed set, so every strategy of
+  an experiment starts from the same model and the same labeled points (paper Sec. 4);
+- train and select: `cfg.seed` -> shuffles, augmentation, dropout, and the strategy's draws.
+Round r trains on the points with labeled_round <= r (from the initial weights when cfg.reset, else
+from the previous round's weights), evaluates on the test split, appends a row, checkpoints (rows,
+labeled_round, generator states, trained weights) and then selects the batch of round r+1. A resumed
+run restarts after the last checkpointed round and, on CPU, produces exactly the rows of an
+uninterrupted run. The row of round r also carries what the selection that produced its newest batch
+cost (`select_s`) and diagnostics of that batch (`sel_*` columns).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from . import checkpoint as ckpt
+from . import results as res
+from .config import RunConfig
+from .data import Splits, prepare
+from .energy import Meter
+from .inference import resolve_device
+from .models import make_model
+from .seeding import seed_features, seed_set
+from .training import evaluate, train
+
+# Columns that measure the machine rather than the run: they differ between identical runs.
+TIMING_COLUMNS = ("train_s", "select_s", "eval_s", "energy_j", "train_energy_j", "select_energy_j",
+                  "gpu_energy_j", "cpu_energy_j")
+# Config fields that change where or how fast a run executes, never its results.
+EXECUTION_FIELDS = ("device", "eval_batch_size", "num_threads", "data_root")
+CHECKPOINT_FORMAT = 1
+
+
+def derive_seed(seed: int, stream: int) -> int:
+    """An independent 63-bit seed for `stream` (0 initial weights, 1 training, 2 selection, 3 seed set)
+    of a run seeded with `seed`."""
+    return int(np.random.SeedSequence([int(seed), int(stream)]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def base_seed(cfg: RunConfig) -> int:
+    """The seed of the initial model and seed set: cfg.init_seed, or cfg.seed when it is None."""
+    return cfg.seed if cfg.init_seed is None else cfg.init_seed
+
+
+def initial_model(cfg: RunConfig, splits: Splits) -> torch.nn.Module:
+    """The run's initial network, a function of (model, data shape, dropout, base_seed) only.
+
+    Module constructors draw from torch's global generator; it is seeded inside a fork so the caller's
+    global state is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(base_seed(cfg), 0))
+        return make_model(cfg.model, splits.n_classes, splits.x_train.shape[1],
+                          image_size=splits.x_train.shape[-1], dropout=cfg.dropout)
+
+
+def check_config(cfg: RunConfig, splits: Splits) -> list[int]:
+    """Errors that need the pool, raised before any training; returns the label schedule."""
+    from .strategies import get_strategy
+
+    get_strategy(cfg.strategy)
+    n_pool = splits.n_train
+    if cfg.n_init > n_pool:
+        raise ValueError(f"n_init={cfg.n_init} exceeds the {n_pool} points of the pool")
+    if cfg.n_init == 0:
+        raise ValueError("n_init=0 is invalid for the AL loop; allowed: 1 <= n_init <= "
+                         f"{n_pool} (round 0 trains on the seed set)")
+    schedule = cfg.label_schedule(n_pool)
+    if len(schedule) > 1 and cfg.budget > n_pool - cfg.n_init:
+        raise ValueError(f"budget={cfg.budget} exceeds the {n_pool - cfg.n_init} unlabeled points left "
+                         f"in the pool after the seed set (pool {n_pool}, n_init {cfg.n_init})")
+    return schedule
+
+
+def _to_device(splits: Splits, device: torch.device) -> Splits:
+    if splits.x_train.device == device:
+        return splits
+    mv = lambda t: None if t is None else t.to(device)  # noqa: E731
+    return dataclasses.replace(splits, x_train=mv(splits.x_train), y_train=mv(splits.y_train),
+                               x_test=mv(splits.x_test), y_test=mv(splits.y_test),
+                               x_val=mv(splits.x_val), y_val=mv(splits.y_val))
+
+
+def batch_diagnostics(idx: Tensor, labeled_before: Tensor, y: Tensor, train_ids: Tensor, feats: Tensor,
+                      n_classes: int, chunk: int = 1024) -> dict[str, float]:
+    """What a selected batch looks like.
+
+    idx: (b,) selected pool indices; labeled_before: (m,) indices labeled before it; y: (N,) labels;
+    train_ids: (N,) original-row ids (copies share one); feats: (N, d) seed features.
+    sel_class_entropy: entropy of the batch's class histogram divided by log(n_classes) (1 = balanced);
+    sel_dup_frac: 1 - distinct original rows / b (the share of the batch that repeats a point of it:
+    exact duplicates and App. D near-copies share ids); sel_dist_labeled: mean over the batch of the
+    Euclidean distance (seed-feature space) to the nearest previously labeled point (NaN if none)."""
+    b = len(idx)
+    if b == 0:
+        return {"n_selected": 0, "sel_class_entropy": math.nan, "sel_dup_frac": math.nan,
+                "sel_dist_labeled": math.nan}
+    dev = feats.device
+    idx = idx.to(dev)
+    p = torch.bincount(y[idx.to(y.device)], minlength=n_classes).double() / b
+    nz = p[p > 0]
+    ent = max(0.0, float(-(nz * nz.log()).sum() / math.log(n_classes)))
+    dup = 1.0 - torch.unique(train_ids[idx.to(train_ids.device)]).numel() / b
+    if len(labeled_before) == 0:
+        dist = math.nan
+    else:
+        lab = feats[labeled_before.to(dev)]
+        mins = [torch.cdist(feats[idx[s:s + chunk]], lab).min(1).values for s in range(0, b, chunk)]
+        dist = float(torch.cat(mins).mean())
+    return {"n_selected": b, "sel_class_entropy": ent, "sel_dup_frac": float(dup), "sel_dist_labeled": dist}
+
+
+def _config_diff(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
+    now = cfg.to_dict()
+    return sorted(k for k in set(saved) | set(now)
+                  if k not in EXECUTION_FIELDS and saved.get(k) != now.get(k))
+
+
+def checkpoint_path(checkpoint_dir: str | os.PathLike, cfg: RunConfig) -> Path:
+    """`<checkpoint_dir>/<experiment>/<run_id>.pt`."""
+    return Path(checkpoint_dir) / cfg.experiment / f"{cfg.run_id}.pt"
+
+
+def _state_dict_cpu(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def run_active_learning(cfg: RunConfig, splits: Splits | None = None, checkpoint_dir: str | os.PathLike | None = None,
+                        results_dir: str | os.PathLike | None = None, progress: bool | str = True) -> pd.DataFrame:
+    """Run (or resume, or just read back) one AL run; returns its rows, one per round.
+
+    splits: the data (default `data.prepare(cfg)`); checkpoint_dir: where `<experiment>/<run_id>.pt`
+    is kept (None: no resume); results_dir: where `<experiment>/<run_id>.jsonl` gets one row per
+    round. progress: a bar (or plain lines) per round, see training.progress_bar."""
+    from .strategies import SelectionContext, select
+
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    ck_path = checkpoint_path(checkpoint_dir, cfg) if checkpoint_dir is not None else None
+    rs_path = res.results_path(results_dir, cfg.experiment, cfg.run_id) if results_dir is not None else None
+
+    state = ckpt.load_checkpoint(ck_path) if ck_path is not None else None
+    if state is not None:
+        diff = _config_diff(state["config"], cfg)
+        if diff:
+            raise ValueError(f"checkpoint {str(ck_path)!r} was written by a different config (fields "
+                             f"{diff} differ); use another checkpoint_dir or experiment name, or delete it")
+        if state.get("complete"):
+            if rs_path is not None:
+                res.write_rows(rs_path, state["rows"])
+            return pd.DataFrame(state["rows"])
+    elif rs_path is not None and rs_path.exists():
+        done = res.read_rows(rs_path)
+        if done and done[-1].get("final") and all(r.get("run_id") == cfg.run_id for r in done):
+            return pd.DataFrame(done)
+
+    splits = prepare(cfg) if splits is None else splits
+    schedule = check_config(cfg, splits)
+    device = resolve_device(cfg.device)
+    dsp = _to_device(splits, device)
+    info = splits.info
+    n_pool = splits.n_train
+    feats = seed_features(dsp.x_train)
+
+    model = initial_model(cfg, splits)
+    init_weights = _state_dict_cpu(model)
+    model = model.to(device)
+
+    if state is None:
+        seed_gen = torch.Generator().manual_seed(derive_seed(base_seed(cfg), 3))
+        train_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 1))
+        select_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 2))
+        labeled_round = torch.full((n_pool,), -1, dtype=torch.int64)
+        with Meter(device) as m:
+            first = seed_set(cfg.seed_set, dsp.x_train, cfg.n_init, seed_gen, features=feats)
+        labeled_round[first] = 0
+        rows: list[dict[str, Any]] = []
+        pending = {"select_s": m.seconds, "select_energy_j": m.joules,
+                   **batch_diagnostics(first, torch.empty(0, dtype=torch.long), dsp.y_train,
+                                       dsp.train_ids, feats, splits.n_classes)}
+    else:
+        labeled_round = state["labeled_round"].clone()
+        if labeled_round.shape != (n_pool,):
+            raise ValueError(f"checkpoint {str(ck_path)!r} has labeled_round of shape "
+                             f"{tuple(labeled_round.shape)}; the pool has {n_pool} points (data changed?)")
+        rows = list(state["rows"])
+        train_gen = ckpt.restore_generator(state["rng"]["train"])
+        select_gen = ckpt.restore_generator(state["rng"]["select"])
+        model.load_state_dict(state["model"])
+        pending = None
+    if rs_path is not None:
+        res.write_rows(rs_path, rows)  # the checkpoint is the truth; drop rows of an unfinished round
+
+    last = len(schedule) - 1
+    for r in range(len(rows), len(schedule)):
+        if pending is None:
+            # Select the batch of round r with the model trained in round r - 1.
+            before = (labeled_round >= 0).nonzero().squeeze(1)
+            budget = schedule[r] - schedule[r - 1]
+            with Meter(device) as m:
+                ctx = SelectionContext(model, dsp, labeled_round.to(device), cfg, device)
+                idx = select(cfg.strategy, ctx, budget, select_gen).cpu()
+            del ctx
+            labeled_round[idx] = r
+            pending = {"select_s": m.seconds, "select_energy_j": m.joules,
+                       **batch_diagnostics(idx, before, dsp.y_train, dsp.train_ids, feats, splits.n_classes)}
+
+        if cfg.reset or r == 0:
+            model.load_state_dict(init_weights)
+        lab = (labeled_round >= 0).nonzero().squeeze(1).to(device)
+        use_dss = bool(cfg.dss) and not (r % cfg.dss_full_every == 0 or r == last)
+        with Meter(device) as mt:
+            stats = train(model, dsp.x_train[lab], dsp.y_train[lab], cfg, train_gen, info=info, device=device,
+                          use_dss=use_dss, progress=progress,
+                          desc=f"{cfg.run_id} round {r}/{last} ({len(lab)} labels)")
+        with Meter(device) as me:
+            test_acc = evaluate(model, dsp.x_test, dsp.y_test, info, device, cfg.eval_batch_size)
+
+        energies = [pending["select_energy_j"], mt.joules, me.joules]
+        measured = [e for e in energies if not math.isnan(e)]
+        row = {
+            "experiment": cfg.experiment, "run_id": cfg.run_id, "dataset": cfg.dataset, "model": cfg.model,
+            "strategy": cfg.strategy, "seed": cfg.seed, "round": r, "n_labeled": int(len(lab)),
+            "test_acc": test_acc, "train_acc": stats.train_acc, "epochs": stats.epochs,
+            "train_s": mt.seconds, "select_s": pending["select_s"], "eval_s": me.seconds,
+            "energy_j": float(sum(measured)) if measured else math.nan,
+            "train_energy_j": mt.joules, "select_energy_j": pending["select_energy_j"],
+            "gpu_energy_j": mt.gpu_j, "cpu_energy_j": mt.cpu_j,
+            "train_loss": stats.loss, "stop": stats.stop, "n_seen": stats.n_seen,
+            "swa_epochs": stats.swa_epochs, "dss_round": use_dss, "final": r == last,
+            "n_selected": pending["n_selected"], "sel_class_entropy": pending["sel_class_entropy"],
+            "sel_dup_frac": pending["sel_dup_frac"], "sel_dist_labeled": pending["sel_dist_labeled"],
+        }
+        for k, v in cfg.to_dict().items():
+            row.setdefault(k, v)
+        rows.append(row)
+        pending = None
+        if ck_path is not None:
+            ckpt.save_checkpoint({
+                "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "labeled_round": labeled_round.clone(),
+                "rows": rows, "rng": {"train": ckpt.generator_state(train_gen),
+                                      "select": ckpt.generator_state(select_gen)},
+                "model": _state_dict_cpu(model), "complete": r == last,
+            }, ck_path)
+        if rs_path is not None:
+            res.append_row(rs_path, row)
+    return pd.DataFrame(rows)
+
+
+def _data_key(cfg: RunConfig) -> tuple:
+    return (cfg.dataset, cfg.data_root, cfg.redundancy, cfg.redundancy_mode, cfg.n_unique, cfg.per_class,
+            cfg.n_validation, base_seed(cfg))
+
+
+def run_is_complete(cfg: RunConfig, checkpoint_dir=None, results_dir=None) -> bool:
+    """True when a checkpoint or results file shows every round of this run."""
+    if checkpoint_dir is not None:
+        try:
+            state = ckpt.load_checkpoint(checkpoint_path(checkpoint_dir, cfg))
+        except ckpt.CheckpointError:
+            state = None
+        if state is not None and state.get("complete"):
+            return True
+    if results_dir is not None:
+        p = res.results_path(results_dir, cfg.experiment, cfg.run_id)
+        if p.exists():
+            rows = res.read_rows(p)
+            return bool(rows) and bool(rows[-1].get("final"))
+    return False
+
+
+def run_experiment(configs: Iterable[RunConfig], checkpoint_dir: str | os.PathLike | None = None,
+                   results_dir: str | os.PathLike | None = None, progress: bool | str = True,
+                   splits: Splits | None = None) -> pd.DataFrame:
+    """Run every config (skipping those already complete) and return all their rows.
+
+    Data sets are prepared once per distinct data configuration (data set, variants, base seed) unless
+    `splits` is given for all. Raises ValueError when two configs share (experiment, run_id), since they
+    would write the same files."""
+    configs = list(configs)
+    seen: dict[tuple[str, str], int] = {}
+    for i, c in enumerate(configs):
+        key = (c.experiment, c.run_id)
+        if key in seen:
+            raise ValueError(f"configs {seen[key]} and {i} share experiment {c.experiment!r} and run_id "
+                             f"{c.run_id!r}; give them different experiments or knobs")
+        seen[key] = i
+    cache: dict[tuple, Splits] = {}
+    frames = []
+    for cfg in configs:
+        if run_is_complete(cfg, checkpoint_dir, results_dir):
+            frames.append(run_active_learning(cfg, splits, checkpoint_dir, results_dir, progress))
+            continue
+        sp = splits
+        if sp is None:
+            key = _data_key(cfg)
+            if key not in cache:
+                cache[key] = prepare(cfg)
+            sp = cache[key]
+        frames.append(run_active_learning(cfg, sp, checkpoint_dir, results_dir, progress))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,98 @@
+"""The results table on disk: one JSON-lines file per run, one line per round, and `load_results`.
+
+A run's rows go to `<results_dir>/<experiment>/<run_id>.jsonl`; each row is appended, flushed and
+fsync'd as soon as its round ends, so a killed run loses at most the round in progress. A half-written
+last line (a kill during the append) is ignored when reading, and the AL loop rewrites the file from
+its checkpoint when it resumes. `load_results` gathers any set of these files into one tidy pandas
+DataFrame, the only input of metrics and plots. Floats that are NaN are stored as JSON `NaN`
+(Python's json reads them back).
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+
+def results_path(results_dir: str | os.PathLike, experiment: str, run_id: str) -> Path:
+    """`<results_dir>/<experiment>/<run_id>.jsonl`."""
+    return Path(results_dir) / experiment / f"{run_id}.jsonl"
+
+
+def _line(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=False, default=_jsonable) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):      # numpy / torch scalars
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} value {value!r} in a results row")
+
+
+def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    """Append one row as a JSON line; flushed and fsync'd before returning."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(_line(row))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_rows(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
+    """Replace the file with exactly `rows` (temporary file, fsync, os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(_line(row))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of one results file. A truncated last line is skipped; a bad line elsewhere raises
+    ValueError naming the file and line number."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if i == len(lines) - 1:
+                break  # the append in progress when the run was killed
+            raise ValueError(f"{str(path)!r} line {i + 1} is not a JSON row: {err}") from err
+    return rows
+
+
+def load_results(pattern: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One DataFrame of every row in the results files matched.
+
+    pattern: a folder (searched recursively for *.jsonl), a glob such as "runs/*/results/*.jsonl"
+    (recursive "**" allowed), a single file, or a list of these. Rows keep their columns; columns that
+    some runs lack are NaN. Raises FileNotFoundError when nothing matches."""
+    patterns = [pattern] if isinstance(pattern, (str, os.PathLike)) else list(pattern)
+    files: list[Path] = []
+    for pat in patterns:
+        p = Path(pat)
+        if p.is_dir():
+            files.extend(sorted(p.rglob("*.jsonl")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            files.extend(Path(f) for f in sorted(glob.glob(str(pat), recursive=True)) if f.endswith(".jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no results files (*.jsonl) match {pattern!r}")
+    rows = [row for f in dict.fromkeys(files) for row in read_rows(f)]
+    return pd.DataFrame(rows)

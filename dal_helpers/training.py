@@ -1,0 +1,383 @@
+"""Training one round of an active-learning run: the paper's optimiser, stopping rule, augmentation,
+SWA and GRAD-MATCH subsets, over whole uint8 tensors on the device.
+
+`train(model, x, y, cfg, gen, info=...)` runs the paper's recipe (Sec. 4, App. A): SGD (momentum 0.9,
+weight decay 5e-4, cosine annealing with T_max = max_epochs) or Adam (betas 0.9/0.999, no weight decay);
+it stops when the training accuracy reaches `cfg.train_acc_cutoff`, after `cfg.max_epochs` epochs, or
+when the training accuracy has not improved for `cfg.patience` epochs. The hot path is a bare
+forward/backward/step loop: one `randperm` per epoch from the run's generator, the epoch's images
+gathered and augmented (random crop from 4-pixel padding, horizontal flip where the data set allows)
+as a few batched tensor ops, normalisation per mini-batch, accuracy and loss accumulated on the device
+and read once per epoch. On CUDA it runs under bf16 autocast with channels_last. Options: SWA
+(App. C, `torch.optim.swa_utils`) and GRAD-MATCH data subset selection (Killamsetty et al. 2021,
+Sec. 4.8 / App. F) with orthogonal matching pursuit on last-layer gradients (`gradmatch_subset`).
+`evaluate` is eval-mode accuracy in large batches under inference mode.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data import DatasetInfo, augment, normalize
+from .inference import accuracy, autocast, predict, prepare_model
+
+# Augmenting the epoch's images in chunks bounds the temporary int64 index tensors of the gather.
+_AUG_CHUNK = 8192
+# Ridge term of GRAD-MATCH's least-squares weights (CORDS' default lambda for OMP).
+GRADMATCH_LAMBDA = 0.5
+
+
+@dataclass
+class TrainStats:
+    """What one call of `train` did.
+
+    epochs: epochs run; train_acc: training accuracy of the last epoch (running mini-batch accuracy
+    or eval-mode accuracy, per cfg.train_acc_mode); seconds: wall time (CUDA-synchronised);
+    n_train: labeled points given; n_seen: examples passed through the optimiser in all;
+    loss: mean training loss of the last epoch; swa_epochs: epochs averaged by SWA (0 = off);
+    dss: whether GRAD-MATCH subsets were used; n_subsets: how many subsets were chosen;
+    stop: why training ended ("cutoff", "max_epochs", "patience", "empty"); history: train_acc per epoch.
+    """
+    epochs: int = 0
+    train_acc: float = math.nan
+    seconds: float = 0.0
+    n_train: int = 0
+    n_seen: int = 0
+    loss: float = math.nan
+    swa_epochs: int = 0
+    dss: bool = False
+    n_subsets: int = 0
+    stop: str = "empty"
+    history: list[float] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# Progress: a tqdm bar in a terminal or live notebook, plain lines elsewhere (papermill, logs)
+# --------------------------------------------------------------------------------------------------
+
+class _Lines:
+    """tqdm-like progress that prints a plain line every `every` updates and at close."""
+
+    def __init__(self, total: int, desc: str, every: int = 10) -> None:
+        self.total, self.desc, self.every, self.n, self.post = total, desc, every, 0, ""
+
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        self.post = s
+
+    def update(self, k: int = 1) -> None:
+        self.n += k
+        if self.n % self.every == 0:
+            self._print()
+
+    def _print(self) -> None:
+        print(f"{self.desc}: {self.n}/{self.total} {self.post}", file=sys.stdout, flush=True)
+
+    def close(self) -> None:
+        if self.n % self.every != 0 or self.n == 0:
+            self._print()
+
+
+def _in_notebook_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar(total: int, desc: str, enabled: bool | str = True):
+    """A progress object with update/set_postfix_str/close, or None when disabled.
+
+    enabled: False (none), True (auto), "bar" (tqdm) or "lines" (plain lines). Auto picks a tqdm bar when
+    stderr is a terminal, a notebook widget in a live kernel with ipywidgets, and plain lines
+    otherwise; the environment variable DAL_PROGRESS=lines|bar|off overrides it (grid runs under
+    papermill set it to lines, whose stored outputs cannot animate a bar)."""
+    if enabled is False:
+        return None
+    mode = enabled if isinstance(enabled, str) else os.environ.get("DAL_PROGRESS", "auto")
+    if mode == "off":
+        return None
+    if mode not in ("auto", "bar", "lines"):
+        raise ValueError(f"progress={mode!r} is invalid; allowed: True, False, 'bar', 'lines' "
+                         f"(or DAL_PROGRESS=auto|bar|lines|off)")
+    if mode == "lines":
+        return _Lines(total, desc)
+    if mode == "bar" or sys.stderr.isatty():
+        from tqdm import tqdm
+        return tqdm(total=total, desc=desc, leave=False)
+    if _in_notebook_kernel():
+        try:
+            import ipywidgets  # noqa: F401  (tqdm.notebook needs it)
+            from tqdm.notebook import tqdm as ntqdm
+            return ntqdm(total=total, desc=desc, leave=False)
+        except ImportError:
+            pass
+    return _Lines(total, desc)
+
+
+# --------------------------------------------------------------------------------------------------
+# GRAD-MATCH: a weighted subset whose last-layer gradient matches the full set's (OMP)
+# --------------------------------------------------------------------------------------------------
+
+def last_layer_grad_factors(logits: Tensor, emb: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Factors of the per-sample cross-entropy gradient w.r.t. the head (weight and bias).
+
+    logits: (N, C), emb: (N, D), y: (N,). The gradient of sample i is the outer product
+    g_i e_i^T with g = softmax(logits) - onehot(y): (N, C) and e = [emb, 1]: (N, D + 1); it is never
+    formed, since <g_i e_i^T, g_j e_j^T> = (g_i . g_j)(e_i . e_j)."""
+    g = logits.float().softmax(1)
+    g[torch.arange(len(y), device=g.device), y] -= 1.0
+    e = torch.cat([emb.float(), torch.ones(len(emb), 1, device=emb.device)], 1)
+    return g, e
+
+
+def omp_match(g: Tensor, e: Tensor, k: int, lam: float = GRADMATCH_LAMBDA, tol: float = 1e-10) -> tuple[Tensor, Tensor]:
+    """Orthogonal matching pursuit with non-negative selection over the atoms G_i = g_i e_i^T.
+
+    g: (n, C), e: (n, D'); target b = sum_i G_i. Greedily adds the atom most positively correlated with
+    the residual r = b - sum_{j in S} w_j G_j, then refits w on S by ridge least squares
+    (K_SS + lam I) w = <G_S, b>, with K_ij = <G_i, G_j>. Stops at k atoms, when no atom correlates
+    positively, or when ||r||^2 <= tol ||b||^2. Memory O(n k): only the chosen columns of K are formed.
+    Returns (indices (m,), weights (m,) clamped at >= 0), m <= k, in selection order."""
+    n = len(g)
+    dev = g.device
+    k = min(k, n)
+    if k <= 0 or n == 0:
+        return torch.empty(0, dtype=torch.long, device=dev), torch.empty(0, device=dev)
+    b = g.t() @ e                                  # (C, D'): the summed gradient
+    gb = ((g @ b) * e).sum(1).double()             # <G_i, b> = g_i^T B e_i
+    bb = float((b.double() ** 2).sum())
+    cols = torch.empty(n, 0, dtype=torch.float64, device=dev)
+    chosen: list[int] = []
+    w = torch.empty(0, dtype=torch.float64, device=dev)
+    taken = torch.zeros(n, dtype=torch.bool, device=dev)
+    while len(chosen) < k:
+        corr = gb - cols @ w
+        corr = corr.masked_fill(taken, -math.inf)
+        j = int(torch.argmax(corr))
+        if not corr[j] > 0:
+            break
+        chosen.append(j)
+        taken[j] = True
+        kj = ((g @ g[j]) * (e @ e[j])).double()    # K[:, j]
+        cols = torch.cat([cols, kj[:, None]], 1)
+        idx = torch.tensor(chosen, device=dev)
+        kss = cols[idx]                            # (m, m)
+        w = torch.linalg.solve(kss + lam * torch.eye(len(chosen), dtype=torch.float64, device=dev), gb[idx])
+        resid = bb - 2 * float(w @ gb[idx]) + float(w @ kss @ w)
+        if resid <= tol * bb:
+            break
+    return torch.tensor(chosen, dtype=torch.long, device=dev), w.clamp_min(0).float()
+
+
+def gradmatch_subset(model: nn.Module, x: Tensor, y: Tensor, fraction: float, info: DatasetInfo,
+                     device: torch.device, gen: torch.Generator, batch_size: int = 1024,
+                     n_classes: int | None = None) -> tuple[Tensor, Tensor]:
+    """GRAD-MATCH subset (per class, as the paper's configuration): for every class c with n_c points,
+    OMP picks round(fraction * n_c) (at least 1) points whose weighted last-layer gradients match the
+    class's summed gradient; when OMP stops early the rest is filled with random points of the class
+    (drawn from gen) weighted by the mean OMP weight. Gradients come from an eval-mode, un-augmented pass.
+
+    x: (N, C, H, W) uint8, y: (N,). Returns (indices (M,) into x, weights (M,) float, mean 1)."""
+    logits, emb = predict(model, x, info, device, batch_size, embeddings=True)
+    yd = y.to(logits.device)
+    g, e = last_layer_grad_factors(logits, emb, yd)
+    n_classes = n_classes or logits.shape[1]
+    all_idx, all_w = [], []
+    for c in range(n_classes):
+        members = (yd == c).nonzero().squeeze(1)
+        if len(members) == 0:
+            continue
+        k = max(1, int(round(fraction * len(members))))
+        sel, w = omp_match(g[members], e[members], k)
+        if len(sel) < k:
+            rest = torch.ones(len(members), dtype=torch.bool, device=members.device)
+            rest[sel] = False
+            rest_idx = rest.nonzero().squeeze(1)
+            extra = rest_idx[torch.randperm(len(rest_idx), generator=gen)[: k - len(sel)].to(rest_idx.device)]
+            fill = float(w[w > 0].mean()) if bool((w > 0).any()) else 1.0
+            sel = torch.cat([sel, extra])
+            w = torch.cat([w, torch.full((len(extra),), fill, device=w.device)])
+        all_idx.append(members[sel])
+        all_w.append(w)
+    idx = torch.cat(all_idx)
+    w = torch.cat(all_w)
+    if float(w.sum()) <= 0:
+        w = torch.ones_like(w)
+    return idx, w * (len(w) / w.sum())
+
+
+# --------------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------------
+
+def make_optimizer(model: nn.Module, cfg) -> tuple[torch.optim.Optimizer, object | None]:
+    """The paper's optimiser and (for SGD) its cosine schedule with T_max = cfg.max_epochs, stepped per epoch."""
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=0.0), None
+    raise ValueError(f"optimizer={cfg.optimizer!r} is invalid; allowed: sgd, adam")
+
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Mini-batch (start, stop) pairs over n examples. A trailing batch of one example joins the previous
+    batch, since BatchNorm cannot train on a single example."""
+    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2] = (bounds[-2][0], n)
+        bounds.pop()
+    return bounds
+
+
+def _augment_all(x: Tensor, gen: torch.Generator, hflip: bool) -> Tensor:
+    return torch.cat([augment(x[s:s + _AUG_CHUNK], gen, pad=4, hflip=hflip) for s in range(0, len(x), _AUG_CHUNK)])
+
+
+def _update_bn(model: nn.Module, x: Tensor, info: DatasetInfo, device: torch.device, batch_size: int) -> None:
+    """Recompute BatchNorm statistics of the SWA weights over the un-augmented training images."""
+    from torch.optim.swa_utils import update_bn
+
+    from .inference import batches
+    update_bn(batches(x, info, device, batch_size), model)
+
+
+def _seed_from(gen: torch.Generator) -> int:
+    return int(torch.randint(0, 2**62, (1,), generator=gen))
+
+
+def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, info: DatasetInfo,
+          device: torch.device | str | None = None, use_dss: bool | None = None,
+          progress: bool | str = False, desc: str = "train") -> TrainStats:
+    """Train `model` in place on uint8 images x (N, C, H, W) with int64 labels y (N,), per `cfg`.
+
+    gen: CPU torch.Generator; the only source of randomness (shuffles, augmentation, GRAD-MATCH fills,
+    and, through a seed drawn from it, dropout and shake-shake noise). info: normalisation and whether
+    horizontal flips keep labels. device: where to train (default: x's device); x and y are moved
+    there once. use_dss: GRAD-MATCH subsets this call (default cfg.dss; the loop turns it off on
+    full-training rounds). Raises FloatingPointError naming the epoch and learning rate when the loss
+    becomes NaN or infinite."""
+    device = torch.device(device) if device is not None else x.device
+    t0 = time.perf_counter()
+    stats = TrainStats(n_train=len(y), dss=bool(cfg.dss if use_dss is None else use_dss))
+    if len(y) == 0:
+        return stats
+    if x.dtype != torch.uint8 or x.dim() != 4 or y.shape != (len(x),):
+        raise ValueError(f"x must be uint8 (N, C, H, W) and y (N,); got {x.dtype} {tuple(x.shape)} and {tuple(y.shape)}")
+    model = prepare_model(model, device)
+    x = x.to(device)
+    y = y.to(device)
+    opt, sched = make_optimizer(model, cfg)
+    use_dss = stats.dss
+
+    # Dropout and shake-shake draw from torch's global generator; seed it from `gen` inside a fork so
+    # the round is reproducible and the caller's global RNG state is left as it was.
+    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    bar = progress_bar(cfg.max_epochs, desc, progress)
+    swa_model = swa_sched = None
+    sub_idx = sub_w = None
+    best, since_best = -1.0, 0
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(_seed_from(gen))
+        for epoch in range(cfg.max_epochs):
+            if use_dss and epoch % cfg.dss_interval == 0:
+                sub_idx, sub_w = gradmatch_subset(model, x, y, cfg.dss_fraction, info, device, gen,
+                                                  cfg.eval_batch_size)
+                stats.n_subsets += 1
+            if use_dss:
+                # Shuffle subset positions, so that the weights travel with their points.
+                pos = torch.randperm(len(sub_idx), generator=gen).to(device)
+                perm, wperm = sub_idx[pos], sub_w[pos]
+            else:
+                perm = torch.randperm(len(y), generator=gen).to(device)
+            xa = x[perm]
+            ya = y[perm]
+            if cfg.augment:
+                xa = _augment_all(xa, gen, info.hflip)
+            m = len(ya)
+            correct = torch.zeros((), dtype=torch.long, device=device)
+            loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+            model.train()
+            for s, t in batch_bounds(m, cfg.batch_size):
+                xb = normalize(xa[s:t], info)
+                if device.type == "cuda":
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                yb = ya[s:t]
+                with autocast(device):
+                    out = model(xb)
+                    if use_dss:
+                        wb = wperm[s:t]
+                        loss = (F.cross_entropy(out, yb, reduction="none") * wb).sum() / wb.sum().clamp_min(1e-12)
+                    else:
+                        loss = F.cross_entropy(out, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                correct += (out.argmax(1) == yb).sum()
+                loss_sum += loss.detach().float() * (t - s)
+            lr_now = opt.param_groups[0]["lr"]
+            loss_mean = float(loss_sum) / m
+            stats.n_seen += m
+            if not math.isfinite(loss_mean):
+                if bar is not None:
+                    bar.close()
+                raise FloatingPointError(
+                    f"training loss is {loss_mean} in epoch {epoch + 1} at learning rate {lr_now:g} "
+                    f"(optimizer={cfg.optimizer}, batch_size={cfg.batch_size}); lower cfg.lr")
+            if cfg.train_acc_mode == "eval":
+                xs, ys = (x[sub_idx], y[sub_idx]) if use_dss else (x, y)
+                acc = accuracy(model, xs, ys, info, device, cfg.eval_batch_size)
+            else:
+                acc = float(correct) / m
+            stats.epochs, stats.train_acc, stats.loss = epoch + 1, acc, loss_mean
+            stats.history.append(acc)
+            if cfg.swa and swa_model is None and acc >= cfg.swa_start_acc:
+                from torch.optim.swa_utils import SWALR, AveragedModel
+                swa_model = AveragedModel(model)
+                swa_sched = SWALR(opt, swa_lr=cfg.swa_lr, anneal_epochs=1, anneal_strategy="linear")
+            if swa_model is not None:
+                swa_model.update_parameters(model)
+                swa_sched.step()
+                stats.swa_epochs += 1
+            elif sched is not None:
+                sched.step()
+            if bar is not None:
+                bar.set_postfix_str(f"acc={acc:.3f} loss={loss_mean:.3f}", refresh=False)
+                bar.update(1)
+            if acc >= cfg.train_acc_cutoff:
+                stats.stop = "cutoff"
+                break
+            if acc > best:
+                best, since_best = acc, 0
+            else:
+                since_best += 1
+                if since_best >= cfg.patience:
+                    stats.stop = "patience"
+                    break
+        else:
+            stats.stop = "max_epochs"
+        if swa_model is not None:
+            model.load_state_dict(swa_model.module.state_dict())
+            _update_bn(model, x, info, device, cfg.eval_batch_size)
+    if bar is not None:
+        bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, info: DatasetInfo, device: torch.device | str,
+             batch_size: int = 1024) -> float:
+    """Test accuracy (fraction in [0, 1]) of `model` on uint8 images x (N, C, H, W), eval mode, no augmentation."""
+    return accuracy(model, x, y, info, device, batch_size)
