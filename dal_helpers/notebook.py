@@ -3,7 +3,7 @@
 Setup (`in_colab`, `colab_setup`, `resolve_dirs`), turning a notebook's parameters into RunConfigs
 (`make_configs`), running or only loading an experiment (`run_or_load`), and publishing what the HTML
 report shows on its index page: the section's headline figure (`headline`) and its "paper vs ours"
-verdicts (`claim`, `paper_vs_ours`). The last two write display outputs that carry `dal_helpers`
+verdicts (`paper_vs_ours`). The last two write display outputs that carry `dal_helpers`
 metadata; `dal_helpers.report` reads them back from the executed notebook.
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, Iterable, Mapping, Sequence
 REPO_URL = "https://github.com/dal-helpers/dal_helpers"     # where Colab installs the package from
 DRIVE_FOLDER = "/content/drive/MyDrive/dal_helpers"          # checkpoints and results in Colab
 MODES = ("run", "report")
-VERDICTS = ("holds", "partly", "fails", "untested")
 META_KEY = "dal_helpers"
 
 
@@ -153,32 +152,28 @@ def headline(fig, caption: str = "") -> None:
              {"kind": "headline", "caption": caption})
 
 
-def claim(claim: str, paper: str, ours: str, holds: bool | str | None, note: str = "") -> dict[str, str]:
-    """One row of a "paper vs ours" table. holds: True -> "holds", False -> "fails", None -> "untested"
-    (e.g. too few rounds or seeds to tell), or one of VERDICTS as a string."""
-    if holds is None:
-        verdict = "untested"
-    elif isinstance(holds, str):
-        if holds not in VERDICTS:
-            raise ValueError(f"holds={holds!r} is invalid; allowed: True, False, None or one of {', '.join(VERDICTS)}")
-        verdict = holds
-    else:
-        verdict = "holds" if bool(holds) else "fails"
-    return {"claim": claim, "paper": paper, "ours": ours, "verdict": verdict, "note": note}
+_COLOURS = {"agrees": "#1a7f37", "differs": "#cf222e", "not measured": "#8c959f"}
 
 
-_COLOURS = {"holds": "#1a7f37", "partly": "#9a6700", "fails": "#cf222e", "untested": "#8c959f"}
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.3g}"
+    return str(value)
 
 
 def paper_vs_ours(rows: Iterable[Mapping[str, Any]]):
-    """Display the "paper vs ours" table (verdicts coloured) and record it for the report's index.
-    Returns the table as a DataFrame."""
+    """Judge each claim with `metrics.paper_vs_ours` (rows: claim, paper, ours, optional tol and note;
+    verdicts "agrees", "differs", "not measured"), display the table with coloured verdicts, and record
+    it for the report's index. Returns the judged table as a DataFrame."""
     import html
 
-    import pandas as pd
+    from . import metrics
 
-    rows = [dict(r) for r in rows]
-    table = pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict", "note"])
+    table = metrics.paper_vs_ours(rows)
+    rows = [{k: (_shown(v) if k in ("paper", "ours") else v) for k, v in r.items() if k != "tol"}
+            for r in table.to_dict("records")]
     cells = []
     for r in rows:
         colour = _COLOURS.get(r.get("verdict"), "#8c959f")

@@ -128,20 +128,17 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin-top:8px}
 th,td{border-bottom:1px solid #e5e7eb;padding:5px 7px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;color:#fff}
-.ok,.holds{background:#1a7f37} .failed,.fails{background:#cf222e} .partly,.not-run{background:#9a6700}
-.untested{background:#8c959f}
+.ok,.agrees{background:#1a7f37} .failed,.differs{background:#cf222e} .not-run{background:#9a6700}
+.not-measured{background:#8c959f}
 .error{color:#cf222e;font-family:monospace;font-size:12px;white-space:pre-wrap}
 details{margin-top:26px;background:#fff;border-radius:8px;padding:10px 16px}
 summary{cursor:pointer;font-weight:600}
 code{font-size:12px}
 """
 
-_VERDICT_CLASS = {"holds": "holds", "fails": "fails", "partly": "partly", "untested": "untested"}
-
-
 def _verdict_pill(verdict: Any) -> str:
     text = str(verdict)
-    cls = _VERDICT_CLASS.get(text.lower().split()[0] if text else "", "untested")
+    cls = {"agrees": "agrees", "differs": "differs"}.get(text, "not-measured")
     return f'<span class="pill {cls}">{html.escape(text)}</span>'
 
 
@@ -173,7 +170,7 @@ def _card(s: NotebookSummary) -> str:
         for row in s.verdicts:
             parts.append("<tr>" + "".join(f"<td>{html.escape(str(row.get(k, '')))}</td>"
                                           for k in ("claim", "paper", "ours"))
-                         + f"<td>{_verdict_pill(row.get('verdict', 'untested'))}</td></tr>")
+                         + f"<td>{_verdict_pill(row.get('verdict', 'not measured'))}</td></tr>")
         parts.append("</table>")
     parts.append("</div>")
     return "".join(parts)
@@ -202,9 +199,9 @@ def _cells_table(cells: list[NotebookSummary], runs_dir: Path) -> str:
 def write_index(sections: list[NotebookSummary], cells: list[NotebookSummary], runs_dir: Path,
                 out_dir: Path, title: str = "Deep active learning: evaluation report") -> Path:
     n_claims = sum(len(s.verdicts) for s in sections)
-    n_hold = sum(str(r.get("verdict", "")).lower().startswith("holds") for s in sections for r in s.verdicts)
+    n_agree = sum(r.get("verdict") == "agrees" for s in sections for r in s.verdicts)
     stats = [("notebooks", len(sections)), ("failed", sum(s.status == "failed" for s in sections + cells)),
-             ("claims checked", n_claims), ("claims that hold", n_hold)]
+             ("claims checked", n_claims), ("agree with the paper", n_agree)]
     if cells:
         stats.insert(1, ("grid cells", len(cells)))
     page = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",

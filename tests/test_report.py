@@ -1,0 +1,112 @@
+"""dal_helpers.report: summaries read back from executed notebooks, per-notebook HTML and the index.
+
+The notebooks are made here and executed with papermill: one publishes a headline figure and a
+"paper vs ours" table through dal_helpers.notebook, one fails, one is never executed."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from dal_helpers import report
+
+SECTION = '''import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from dal_helpers import notebook as nbh
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.plot([1, 2, 3], [0.5, 0.7, 0.8])
+nbh.headline(fig, caption="accuracy vs labels")
+nbh.paper_vs_ours([
+    {"claim": "entropy beats random", "paper": True, "ours": True},
+    {"claim": "efficiency at the end", "paper": (1.8, 2.0), "ours": 1.2, "tol": 0.1},
+    {"claim": "penalty cell", "paper": 0.11, "ours": None},
+])
+'''
+
+
+def make_notebook(path: Path, *cells: str, title: str = "Section title") -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title} [![Open In Colab](https://x/badge.svg)](https://x)\n\ntext"),
+                nbformat.v4.new_code_cell('mode = "run"', metadata={"tags": ["parameters"]}),
+                *[nbformat.v4.new_code_cell(c) for c in cells]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """runs/ with an executed section notebook, a failed grid cell and a notebook never executed."""
+    root = tmp_path_factory.mktemp("runs")
+    src = make_notebook(root.parent / "src" / "section.ipynb", SECTION, title="Baselines")
+    (root / "sec" / "cells" / "seeds=0_abc").mkdir(parents=True)
+    papermill.execute_notebook(str(src), str(root / "sec" / "section.ipynb"), parameters={"mode": "report"},
+                               progress_bar=False)
+    bad = make_notebook(root.parent / "src" / "bad.ipynb", 'raise ValueError("no results yet")', title="Broken")
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(str(bad), str(root / "sec" / "cells" / "seeds=0_abc" / "bad.ipynb"),
+                                   progress_bar=False)
+    make_notebook(root / "other" / "unrun.ipynb", "print(1)", title="Never run")
+    return root
+
+
+def test_summary_reads_title_status_headline_and_verdicts(runs):
+    s = report.summarize(runs / "sec" / "section.ipynb")
+    assert s.title == "Baselines"                       # the Colab badge is stripped from the heading
+    assert s.status == "ok" and s.error is None
+    assert s.parameters["mode"] == "report" and s.seconds > 0
+    assert base64.b64decode(s.headline_png)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert s.headline_caption == "accuracy vs labels"
+    # Verdicts as metrics.paper_vs_ours judges them: bool equal -> agrees; 1.2 outside
+    # [1.8 - 0.1, 2.0 + 0.1] -> differs; None -> not measured.
+    assert [(r["claim"], r["verdict"]) for r in s.verdicts] == [
+        ("entropy beats random", "agrees"), ("efficiency at the end", "differs"), ("penalty cell", "not measured")]
+    assert s.verdicts[1]["paper"] == "1.8–2.0" and s.verdicts[1]["ours"] == "1.2"
+
+
+def test_summary_of_failed_and_unexecuted_notebooks(runs):
+    failed = report.summarize(runs / "sec" / "cells" / "seeds=0_abc" / "bad.ipynb")
+    assert failed.status == "failed" and failed.error == "ValueError: no results yet"
+    unrun = report.summarize(runs / "other" / "unrun.ipynb")
+    assert unrun.status == "not run" and unrun.headline_png is None and unrun.verdicts == []
+
+
+def test_find_notebooks_separates_grid_cells(runs):
+    sections, cells = report.find_notebooks(runs)
+    assert [p.relative_to(runs).as_posix() for p in sections] == ["other/unrun.ipynb", "sec/section.ipynb"]
+    assert [p.relative_to(runs).as_posix() for p in cells] == ["sec/cells/seeds=0_abc/bad.ipynb"]
+
+
+def test_build_writes_html_and_an_index_with_figure_and_verdicts(runs, tmp_path):
+    index = report.build(runs, tmp_path / "reports")
+    assert index == (tmp_path / "reports" / "index.html").resolve()
+    page = index.read_text()
+    assert (tmp_path / "reports" / "section.html").is_file()
+    assert (tmp_path / "reports" / "unrun.html").is_file()
+    assert (tmp_path / "reports" / "cells" / "sec" / "seeds=0_abc.html").is_file()
+    assert 'href="section.html"' in page and 'href="cells/sec/seeds=0_abc.html"' in page
+    s = report.summarize(runs / "sec" / "section.ipynb")
+    assert f"data:image/png;base64,{s.headline_png}" in page
+    assert '<span class="pill agrees">agrees</span>' in page
+    assert '<span class="pill differs">differs</span>' in page
+    assert "ValueError: no results yet" in page
+    # Header counts: 2 notebooks, 1 grid cell, 1 failed, 3 claims of which 1 agrees.
+    for value, label in ((2, "notebooks"), (1, "grid cells"), (1, "failed"), (3, "claims checked"),
+                         (1, "agree with the paper")):
+        assert f"<b>{value}</b>{label}" in page
+    html_page = (tmp_path / "reports" / "section.html").read_text()
+    assert "<img" in html_page and "entropy beats random" in html_page
+
+
+def test_cli_and_missing_folder(runs, tmp_path, capsys):
+    assert report.main([str(runs), "--out", str(tmp_path / "r"), "--no-cells", "--hide-code"]) == 0
+    assert "index.html" in capsys.readouterr().out
+    assert not (tmp_path / "r" / "cells").exists()
+    assert "nbh.headline" not in (tmp_path / "r" / "section.html").read_text()
+    with pytest.raises(FileNotFoundError, match="does-not-exist"):
+        report.build(tmp_path / "does-not-exist", tmp_path / "r2")
