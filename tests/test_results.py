@@ -1,0 +1,59 @@
+"""Tests of results.py: one JSON-lines file per run, appends that survive a kill, load_results."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from dal_helpers import results as res
+
+
+def test_append_and_read_round_trip(tmp_path):
+    path = res.results_path(tmp_path, "exp", "random_s0")
+    assert path == tmp_path / "exp" / "random_s0.jsonl"
+    rows = [{"round": 0, "test_acc": 0.5, "energy_j": math.nan, "dropout": None},
+            {"round": 1, "test_acc": 0.75, "energy_j": 3.0, "dropout": None}]
+    for r in rows:
+        res.append_row(path, r)
+    back = res.read_rows(path)
+    assert back[1] == rows[1] and math.isnan(back[0]["energy_j"]) and back[0]["dropout"] is None
+    assert len(path.read_text().splitlines()) == 2
+
+
+def test_truncated_last_line_is_ignored_but_a_bad_middle_line_is_an_error(tmp_path):
+    path = tmp_path / "r.jsonl"
+    res.append_row(path, {"round": 0})
+    with open(path, "a") as f:
+        f.write('{"round": 1, "test_')       # a kill in the middle of an append
+    assert res.read_rows(path) == [{"round": 0}]
+    with open(path, "a") as f:
+        f.write('\n{"round": 2}\n')
+    with pytest.raises(ValueError, match=r"r\.jsonl.*line 2"):
+        res.read_rows(path)
+
+
+def test_write_rows_replaces_the_file(tmp_path):
+    path = tmp_path / "e" / "r.jsonl"
+    res.append_row(path, {"round": 0})
+    res.append_row(path, {"round": 1})
+    res.write_rows(path, [{"round": 0}])
+    assert res.read_rows(path) == [{"round": 0}]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["r.jsonl"]
+
+
+def test_load_results_from_folder_glob_and_list(tmp_path):
+    a = res.results_path(tmp_path, "e1", "random_s0")
+    b = res.results_path(tmp_path, "e2", "entropy_s0")
+    res.append_row(a, {"strategy": "random", "round": 0, "test_acc": 0.5})
+    res.append_row(a, {"strategy": "random", "round": 1, "test_acc": 0.6})
+    res.append_row(b, {"strategy": "entropy", "round": 0, "test_acc": 0.55, "extra": 1})
+    df = res.load_results(tmp_path)
+    assert isinstance(df, pd.DataFrame) and len(df) == 3
+    assert sorted(df.strategy.unique()) == ["entropy", "random"]
+    assert df.loc[df.strategy == "random", "extra"].isna().all()
+    assert len(res.load_results(str(tmp_path / "*" / "*.jsonl"))) == 3
+    assert len(res.load_results(str(tmp_path / "**" / "random*.jsonl"))) == 2
+    assert len(res.load_results([a, b, a])) == 3   # a file listed twice is read once
+    with pytest.raises(FileNotFoundError, match="nothing|no results"):
+        res.load_results(str(tmp_path / "none" / "*.jsonl"))
