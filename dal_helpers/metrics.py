@@ -26,7 +26,9 @@ LABEL_SEP = " / "
 CONTEXT_COLUMNS = ("dataset", "model")
 # Measurements and bookkeeping that legitimately differ between rows of the same run.
 _MEASURED = {"run_id", "round", "n_labeled", "test_acc", "train_acc", "epochs", "train_s", "select_s",
-             "eval_s", "energy_j", "seed", "timestamp", "time"}
+             "eval_s", "energy_j", "train_energy_j", "select_energy_j", "gpu_energy_j", "cpu_energy_j",
+             "train_loss", "stop", "n_seen", "swa_epochs", "dss_round", "final", "n_selected",
+             "sel_class_entropy", "sel_dup_frac", "sel_dist_labeled", "seed", "timestamp", "time"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -243,6 +245,30 @@ def labeling_efficiency(df: pd.DataFrame, baseline="random", targets: Sequence[f
                                           lab: [name] * len(cx), x: cx, "test_acc": cy,
                                           f"{x}_baseline": base_at, "efficiency": eff_l}))
     return LabelingEfficiency(pd.concat(acc_rows, ignore_index=True), pd.concat(lab_rows, ignore_index=True))
+
+
+def efficiency_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = "strategy",
+                       group=None, x: str = "n_labeled", targets: Sequence[float] | None = None) -> pd.DataFrame:
+    """The efficiency numbers the paper quotes, one row per label: `final`, the efficiency at the largest
+    labeled-set size where it is defined (`final_at`, that size; "efficiency at the end"), `max` over
+    labeled-set sizes, and `mean_over_acc`, the mean over target accuracies (NaN targets skipped).
+    Returns [*group, label, final, final_at, max, mean_over_acc]."""
+    eff = labeling_efficiency(df, baseline=baseline, targets=targets, by=by, group=group, x=x)
+    lab, g = label_column(by), _as_list(group)
+    rows = []
+    for key, s in eff.by_labels.groupby([*g, lab], sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        ok = s[np.isfinite(s["efficiency"])].sort_values(x)
+        acc = eff.by_accuracy
+        for col, v in zip([*g, lab], key):
+            acc = acc[acc[col] == v]
+        mean_acc = acc["efficiency"][np.isfinite(acc["efficiency"])]
+        rows.append({**dict(zip([*g, lab], map(_py, key))),
+                     "final": ok["efficiency"].iloc[-1] if len(ok) else np.nan,
+                     "final_at": ok[x].iloc[-1] if len(ok) else np.nan,
+                     "max": ok["efficiency"].max() if len(ok) else np.nan,
+                     "mean_over_acc": mean_acc.mean() if len(mean_acc) else np.nan})
+    return pd.DataFrame(rows, columns=[*g, lab, "final", "final_at", "max", "mean_over_acc"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -351,3 +351,13 @@ def test_percent_accuracies_are_refused():
     df["test_acc"] *= 100
     with pytest.raises(ValueError, match="fractions in \\[0, 1\\]"):
         m.mean_curves(df)
+
+
+def test_efficiency_summary():
+    out = m.efficiency_summary(half_label_table(), targets=[0.6, 0.7, 0.82]).set_index("strategy")
+    # fast: 2.0 at 100/200/400 labels, NaN at 800 (0.85 is beyond random) -> final 2.0 at 400;
+    # over targets 0.6 and 0.7 it is 2.0, 0.82 is out of random's reach (skipped).
+    assert out.loc["fast", "final"] == pytest.approx(2.0) and out.loc["fast", "final_at"] == 400
+    assert out.loc["fast", "max"] == pytest.approx(2.0)
+    assert out.loc["fast", "mean_over_acc"] == pytest.approx(2.0)
+    assert out.loc["random", "final"] == pytest.approx(1.0) and out.loc["random", "final_at"] == 800
