@@ -385,38 +385,70 @@ def pairwise_tests(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str |
         raise ValueError(f"no {x} value is shared by every {lab}: " +
                          "; ".join(f"{n}: {sorted(map(_py, v))}" for n, v in per_label.items()))
     points = _select_points(points, rounds)
-    acc = frame.set_index([lab, x, "seed"])["test_acc"].sort_index()
-    for n in names:
-        for p in points:
-            seeds = acc.loc[(n, p)]
-            if len(seeds) < 2:
-                raise ValueError(f"significance tests need >= 2 seeds per {lab}; {n!r} has {len(seeds)} "
-                                 f"at {x}={_py(p)} (seeds {[_py(v) for v in seeds.index]})")
-    rows = []
-    for p in points:
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                sa, sb = acc.loc[(a, p)], acc.loc[(b, p)]
-                shared = sa.index.intersection(sb.index)
-                pair = (paired is True) or (paired == "auto" and set(sa.index) == set(sb.index))
-                with warnings.catch_warnings(), np.errstate(all="ignore"):
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    if pair:
-                        if len(shared) < 2:
-                            raise ValueError(f"paired tests need >= 2 shared seeds; {a!r} and {b!r} share "
-                                             f"{[_py(v) for v in shared]} at {x}={_py(p)}")
-                        res = stats.ttest_rel(sa.loc[shared].to_numpy(), sb.loc[shared].to_numpy())
-                        diff = float((sa.loc[shared] - sb.loc[shared]).mean())
-                    else:
-                        res = stats.ttest_ind(sa.to_numpy(), sb.to_numpy(), equal_var=False)
-                        diff = float(sa.mean() - sb.mean())
-                t, pv = float(res.statistic), float(res.pvalue)
-                winner = None
-                if not math.isnan(pv) and pv < alpha:
-                    winner = a if diff > 0 else b
-                rows.append({x: p, "a": a, "b": b, "mean_diff": diff, "t": t, "p": pv, "paired": pair,
-                             "n_a": len(sa), "n_b": len(sb), "winner": winner})
-    return pd.DataFrame(rows)
+    seeds = sorted(frame["seed"].unique())
+    # (label, point, seed) accuracies, NaN where a run lacks that point; every test below is a few
+    # numpy operations over all points at once.
+    cube = (frame[frame[x].isin(points)].set_index([lab, x, "seed"])["test_acc"]
+            .reindex(pd.MultiIndex.from_product([names, points, seeds])).to_numpy(float)
+            .reshape(len(names), len(points), len(seeds)))
+    present = ~np.isnan(cube)
+    counts = present.sum(axis=2)
+    if (counts < 2).any():
+        i, k = np.argwhere(counts < 2)[0]
+        have = [_py(seeds[j]) for j in np.nonzero(present[i, k])[0]]
+        raise ValueError(f"significance tests need >= 2 seeds per {lab}; {names[i]!r} has {counts[i, k]} "
+                         f"at {x}={_py(points[k])} (seeds {have})")
+    frames = []
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            frames.append(_t_tests(cube[i], cube[j], paired, alpha, a, names[j], points, x, lab))
+    return pd.concat(frames, ignore_index=True).sort_values([x, "a", "b"], key=_sort_key,
+                                                            ignore_index=True)
+
+
+def _sort_key(col: pd.Series) -> pd.Series:
+    return col if col.name not in ("a", "b") else col.map(str)
+
+
+def _t_tests(A: np.ndarray, B: np.ndarray, paired, alpha: float, a, b, points, x: str, lab: str) -> pd.DataFrame:
+    """Two-tailed t-tests of A against B at every point. A, B: (n_points, n_seeds) accuracies with NaN
+    for missing runs. Paired: Student's t on the per-seed differences (n - 1 degrees of freedom), as
+    scipy.stats.ttest_rel. Welch: (mean A - mean B) / sqrt(var A / n_A + var B / n_B) with the
+    Welch-Satterthwaite degrees of freedom, as scipy.stats.ttest_ind(equal_var=False)."""
+    ma, mb = ~np.isnan(A), ~np.isnan(B)
+    same = (ma == mb).all(axis=1)
+    pair = np.full(len(points), True) if paired is True else (same if paired == "auto" else np.zeros(len(points), bool))
+    shared = ma & mb
+    n_shared = shared.sum(axis=1)
+    if (pair & (n_shared < 2)).any():
+        k = int(np.argmax(pair & (n_shared < 2)))
+        raise ValueError(f"paired tests need >= 2 shared seeds; {a!r} and {b!r} share {int(n_shared[k])} "
+                         f"at {x}={_py(points[k])}")
+    with np.errstate(all="ignore"):
+        d = np.where(shared, A - B, 0.0)
+        n = np.maximum(n_shared, 1)
+        d_mean = d.sum(axis=1) / n
+        d_var = np.where(shared, (d - d_mean[:, None]) ** 2, 0.0).sum(axis=1) / (n - 1)
+        t_pair = d_mean / np.sqrt(d_var / n)
+        df_pair = n - 1.0
+
+        na, nb = ma.sum(axis=1), mb.sum(axis=1)
+        mean_a, mean_b = np.nansum(A, axis=1) / na, np.nansum(B, axis=1) / nb
+        va = np.nansum((A - mean_a[:, None]) ** 2, axis=1) / (na - 1)
+        vb = np.nansum((B - mean_b[:, None]) ** 2, axis=1) / (nb - 1)
+        se2 = va / na + vb / nb
+        t_welch = (mean_a - mean_b) / np.sqrt(se2)
+        df_welch = se2 ** 2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+
+        t = np.where(pair, t_pair, t_welch)
+        dof = np.where(pair, df_pair, df_welch)
+        diff = np.where(pair, d_mean, mean_a - mean_b)
+        # a zero-variance difference gives t = +-inf (p = 0) or 0/0 = NaN (no evidence either way)
+        p = np.where(np.isnan(t), np.nan, 2.0 * stats.t.sf(np.abs(t), np.where(np.isnan(dof), 1.0, dof)))
+    sig = ~np.isnan(p) & (p < alpha)
+    winner = np.where(sig, np.where(diff > 0, a, b).astype(object), None)
+    return pd.DataFrame({x: list(points), "a": a, "b": b, "mean_diff": diff, "t": t, "p": p,
+                         "paired": pair, "n_a": na, "n_b": nb, "winner": winner})
 
 
 def penalty_matrix(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str | Sequence[str] = "strategy",
@@ -431,12 +463,14 @@ def penalty_matrix(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str |
     tests = pairwise_tests(df, alpha=alpha, rounds=rounds, by=by, x=x, paired=paired)
     names = sorted(set(tests["a"]) | set(tests["b"]), key=str)
     n_points = tests[x].nunique()
-    mat = pd.DataFrame(0.0, index=pd.Index(names, name="better"), columns=pd.Index(names, name="worse"))
-    for r in tests.itertuples(index=False):
-        if pd.isna(r.winner):
-            continue
-        loser = r.b if r.winner == r.a else r.a
-        mat.loc[r.winner, loser] += 1.0 / n_points
+    pos = {n: k for k, n in enumerate(names)}
+    counts = np.zeros((len(names), len(names)))
+    won = tests[tests["winner"].notna()]
+    for a, b, w in zip(won["a"], won["b"], won["winner"]):
+        loser = b if w == a else a
+        counts[pos[w], pos[loser]] += 1.0
+    mat = pd.DataFrame(counts / n_points, index=pd.Index(names, name="better"),
+                       columns=pd.Index(names, name="worse"))
     mat.attrs["n_rounds"] = n_points
     mat.attrs["alpha"] = alpha
     return mat

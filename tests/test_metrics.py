@@ -361,3 +361,24 @@ def test_efficiency_summary():
     assert out.loc["fast", "max"] == pytest.approx(2.0)
     assert out.loc["fast", "mean_over_acc"] == pytest.approx(2.0)
     assert out.loc["random", "final"] == pytest.approx(1.0) and out.loc["random", "final_at"] == 800
+
+
+def test_pairwise_tests_match_scipy_on_random_tables():
+    from scipy import stats
+    rng = np.random.default_rng(0)
+    curves = {s: {seed: list(rng.uniform(0.5, 0.9, 4)) for seed in range(4)} for s in ("A", "B", "C")}
+    df = table(curves)
+    # C lacks seed 3 at 800 labels: that point is compared with Welch's test, the others paired
+    df = df[~((df.strategy == "C") & (df.seed == 3) & (df.n_labeled == 800))]
+    got = m.pairwise_tests(df)
+    for r in got.itertuples():
+        sa = df[(df.strategy == r.a) & (df.n_labeled == r.n_labeled)].set_index("seed").test_acc
+        sb = df[(df.strategy == r.b) & (df.n_labeled == r.n_labeled)].set_index("seed").test_acc
+        if set(sa.index) == set(sb.index):
+            ref = stats.ttest_rel(sa.sort_index(), sb.sort_index())
+        else:
+            ref = stats.ttest_ind(sa, sb, equal_var=False)
+        assert r.paired == (set(sa.index) == set(sb.index))
+        assert r.t == pytest.approx(ref.statistic, rel=1e-9)
+        assert r.p == pytest.approx(ref.pvalue, rel=1e-7)
+    assert (~got.paired).sum() == 2                         # (A, C) and (B, C) at 800 labels
