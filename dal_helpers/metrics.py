@@ -4,7 +4,7 @@ matrices, the area under the budget curve and timing, as in the paper's Sec. 4 a
 Every function reads the tidy results table (one row per run and round: `strategy, seed, n_labeled,
 test_acc, ...`, test_acc a fraction in [0, 1]) and returns a pandas DataFrame. What is compared is
 chosen with `by` (a column such as "strategy", "optimizer", "reset", or a list of columns whose values
-are joined into one label, e.g. `by=["strategy", "optimizer"]` -> "entropy / optimizer=adam");
+are joined into one label, e.g. `by=["strategy", "optimizer", "reset"]` -> "entropy / adam / reset=True");
 `group` names columns whose values are analysed separately (e.g. `group="redundancy"`). Curves are
 matched across strategies on the labeled-set size (`x="n_labeled"`), so runs with different AL batch
 sizes compare at the sizes they share. Seeds are the repetitions: means and spreads are over seeds.
@@ -12,7 +12,6 @@ sizes compare at the sizes they share. Seeds are the repetitions: means and spre
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -212,7 +211,8 @@ def labeling_efficiency(df: pd.DataFrame, baseline="random", targets: Sequence[f
 
     targets: accuracies as fractions in [0, 1]; None -> `n_targets` evenly spaced accuracies from the
     baseline's first to its best mean accuracy (per group). `by_labels` evaluates the same ratio at
-    each labeled-set size n of the strategy, for a = the strategy's mean accuracy at n."""
+    each labeled-set size n of the strategy, for a = the strategy's mean accuracy at n (its
+    denominator is n unless the strategy's curve reached a earlier, before a dip)."""
     frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
     if targets is not None:
         t = np.atleast_1d(np.asarray(targets, dtype=float))
@@ -238,9 +238,11 @@ def labeling_efficiency(df: pd.DataFrame, baseline="random", targets: Sequence[f
             acc_rows.append(pd.DataFrame({**{k: [v] * len(ts) for k, v in where.items()},
                                           lab: [name] * len(ts), "target_acc": ts, x: need,
                                           f"{x}_baseline": base_need, "efficiency": eff}))
+            # The denominator is where the strategy first reached its accuracy at n, not n itself: a
+            # curve that dips and recovers reached that accuracy earlier, as by_accuracy counts it.
             base_at = labels_to_reach(bx, by_, cy)
             with np.errstate(divide="ignore", invalid="ignore"):
-                eff_l = base_at / cx
+                eff_l = base_at / labels_to_reach(cx, cy, cy)
             lab_rows.append(pd.DataFrame({**{k: [v] * len(cx) for k, v in where.items()},
                                           lab: [name] * len(cx), x: cx, "test_acc": cy,
                                           f"{x}_baseline": base_at, "efficiency": eff_l}))

@@ -382,3 +382,15 @@ def test_pairwise_tests_match_scipy_on_random_tables():
         assert r.t == pytest.approx(ref.statistic, rel=1e-9)
         assert r.p == pytest.approx(ref.pvalue, rel=1e-7)
     assert (~got.paired).sum() == 2                         # (A, C) and (B, C) at 800 labels
+
+
+def test_efficiency_per_size_counts_the_first_time_an_accuracy_was_reached():
+    df = table({"random": {0: [0.5, 0.6, 0.7, 0.8], 1: [0.5, 0.6, 0.7, 0.8]},
+                "dip": {0: [0.5, 0.7, 0.65, 0.9], 1: [0.5, 0.7, 0.65, 0.9]}}, xs=(1, 2, 3, 4))
+    eff = m.labeling_efficiency(df).by_labels.set_index(["strategy", "n_labeled"]).efficiency
+    # at 3 labels "dip" has 0.65, which it first reached at 1 + 0.15 / 0.2 = 1.75 labels; random
+    # reaches 0.65 at 2.5 labels -> 2.5 / 1.75.
+    assert eff[("dip", 3)] == pytest.approx(2.5 / 1.75)
+    # at 2 labels: 0.7, random needs 3 -> 1.5; the baseline against itself is 1 everywhere
+    assert eff[("dip", 2)] == pytest.approx(1.5)
+    np.testing.assert_allclose(eff["random"], 1.0)
