@@ -360,7 +360,7 @@ def _select_points(points: list, rounds) -> list:
 
 
 def pairwise_tests(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str | Sequence[str] = "strategy",
-                   x: str = "n_labeled", paired: str | bool = "auto") -> pd.DataFrame:
+                   x: str = "n_labeled", paired: str | bool = "auto", group=None) -> pd.DataFrame:
     """Two-tailed t-tests of test accuracy between every pair of labels at every comparison point.
 
     Comparison points are the `x` values (labeled-set sizes by default; pass x="round" to match by
@@ -371,16 +371,28 @@ def pairwise_tests(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str |
     Every label needs >= 2 seeds at every chosen point. A NaN p-value (e.g. identical accuracies in
     every seed) counts as not significant.
 
-    Returns [x, a, b, mean_diff (a - b), t, p, paired, n_a, n_b, winner] with winner a, b or NaN
-    (no significant difference)."""
+    With `group`, the tests run within each group (its columns lead the output).
+    Returns [*group, x, a, b, mean_diff (a - b), t, p, paired, n_a, n_b, winner] with winner a, b or
+    NaN (no significant difference)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha={alpha} is invalid; allowed: a probability in (0, 1)")
     if paired not in ("auto", True, False):
         raise ValueError(f"paired={paired!r} is invalid; allowed: 'auto', True, False")
-    frame, lab, _ = _prepare(df, by, None, x, ["test_acc"])
+    frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
+    out = []
+    for where, sub in _groups(frame, g):
+        tests = _pairwise_one(sub, lab, alpha, rounds, x, paired, where)
+        for k, (col, v) in enumerate(where.items()):
+            tests.insert(k, col, [v] * len(tests))
+        out.append(tests)
+    return pd.concat(out, ignore_index=True)
+
+
+def _pairwise_one(frame: pd.DataFrame, lab: str, alpha: float, rounds, x: str, paired, where: Mapping) -> pd.DataFrame:
     names = sorted(pd.unique(frame[lab]), key=str)
     if len(names) < 2:
-        raise ValueError(f"a pairwise comparison needs >= 2 {lab} values; the table has {names}")
+        in_group = f" in group {dict(where)}" if where else ""
+        raise ValueError(f"a pairwise comparison needs >= 2 {lab} values; the table{in_group} has {names}")
     per_label = {n: set(frame.loc[frame[lab] == n, x]) for n in names}
     points = sorted(set.intersection(*per_label.values()))
     if not points:
@@ -454,15 +466,25 @@ def _t_tests(A: np.ndarray, B: np.ndarray, paired, alpha: float, a, b, points, x
 
 
 def penalty_matrix(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str | Sequence[str] = "strategy",
-                   x: str = "n_labeled", paired: str | bool = "auto") -> pd.DataFrame:
+                   x: str = "n_labeled", paired: str | bool = "auto", group=None):
     """The pairwise penalty matrix of the paper's App. G.
 
     At each of the N chosen comparison points (see `pairwise_tests`), a two-tailed t-test at level
     `alpha` on the accuracies of labels i and j over seeds; when i is significantly better, cell (i, j)
     gains 1/N (when worse, cell (j, i) does). Cell (i, j) is thus the fraction of rounds in which row
-    i beats column j. Returns a square DataFrame (index "better", columns "worse"), zero diagonal.
-    Filter the table to one data set and model first."""
-    tests = pairwise_tests(df, alpha=alpha, rounds=rounds, by=by, x=x, paired=paired)
+    i beats column j. Returns a square DataFrame (index "better", columns "worse"), zero diagonal,
+    with attrs n_rounds and alpha. With `group`: a dict {group value (a tuple for several columns):
+    matrix}, one matrix per group (e.g. one per redundancy factor)."""
+    tests = pairwise_tests(df, alpha=alpha, rounds=rounds, by=by, x=x, paired=paired, group=group)
+    g = _as_list(group)
+    if not g:
+        return _penalty_from_tests(tests, x, alpha)
+    return {(key if len(g) > 1 else key[0]): _penalty_from_tests(t, x, alpha)
+            for key, t in ((k if isinstance(k, tuple) else (k,), t)
+                           for k, t in tests.groupby(g, sort=True, dropna=False))}
+
+
+def _penalty_from_tests(tests: pd.DataFrame, x: str, alpha: float) -> pd.DataFrame:
     names = sorted(set(tests["a"]) | set(tests["b"]), key=str)
     n_points = tests[x].nunique()
     pos = {n: k for k, n in enumerate(names)}

@@ -394,3 +394,17 @@ def test_efficiency_per_size_counts_the_first_time_an_accuracy_was_reached():
     # at 2 labels: 0.7, random needs 3 -> 1.5; the baseline against itself is 1 everywhere
     assert eff[("dip", 2)] == pytest.approx(1.5)
     np.testing.assert_allclose(eff["random"], 1.0)
+
+
+def test_penalty_matrix_per_group():
+    # group 1 is the known table: (A, B) = 0.5. In group 2 B's accuracies are set to A's, so A - B is 0
+    # in every seed (p NaN, not significant) and B vs C is A vs C (p = .48): an all-zero matrix.
+    g1 = penalty_table().assign(redundancy=1)
+    g2 = penalty_table().assign(redundancy=2)
+    g2.loc[g2.strategy == "B", "test_acc"] = g2.loc[g2.strategy == "A", "test_acc"].to_numpy()
+    mats = m.penalty_matrix(pd.concat([g1, g2]), group="redundancy")
+    assert set(mats) == {1, 2}
+    assert mats[1].loc["A", "B"] == pytest.approx(0.5)
+    assert mats[2].to_numpy().sum() == 0.0
+    tests = m.pairwise_tests(pd.concat([g1, g2]), group="redundancy")
+    assert list(tests.columns[:2]) == ["redundancy", "n_labeled"] and len(tests) == 12
