@@ -302,3 +302,30 @@ def plot_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = 
     if where:
         fig.suptitle(where)
     return fig
+
+
+def facets(df: pd.DataFrame, plot, group: str | Sequence[str], ncols: int = 3,
+           panel_size: tuple[float, float] = (5.0, 3.6), **kwargs) -> Figure:
+    """One panel per value of `group` (e.g. the redundancy factor or the data set), each drawn by
+    `plot(sub_table, ax=..., title="redundancy=5", **kwargs)` with any plot function of this module.
+    Returns the Figure; the table's data set and model name it."""
+    cols = metrics._as_list(group)
+    metrics.require_columns(df, cols)
+    if ncols < 1:
+        raise ValueError(f"ncols={ncols} is invalid; allowed: an integer >= 1")
+    parts = list(df.groupby(cols, sort=True, dropna=False))
+    if not parts:
+        raise ValueError("the results table is empty")
+    nrows = -(-len(parts) // ncols)
+    ncols = min(ncols, len(parts))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
+                             constrained_layout=True, squeeze=False)
+    for ax, (key, sub) in zip(axes.ravel(), parts):
+        key = key if isinstance(key, tuple) else (key,)
+        plot(sub, ax=ax, title=", ".join(f"{c}={metrics._py(v)}" for c, v in zip(cols, key)), **kwargs)
+    for ax in axes.ravel()[len(parts):]:
+        ax.set_axis_off()
+    where = describe(df)
+    if where:
+        fig.suptitle(where)
+    return fig

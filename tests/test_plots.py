@@ -149,3 +149,12 @@ def test_summary_figure_and_one_seed_note():
 def test_plots_report_missing_columns():
     with pytest.raises(ValueError, match="test_acc"):
         plots.plot_accuracy(results().drop(columns=["test_acc"]), ax=plt.subplots()[1])
+
+
+def test_facets_one_panel_per_group():
+    df = pd.concat([results().assign(redundancy=1), results().assign(redundancy=5)])
+    fig = plots.facets(df, plots.plot_accuracy, "redundancy", ncols=3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["redundancy=1", "redundancy=5"]
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    assert "mnist5k" in fig.get_suptitle()
