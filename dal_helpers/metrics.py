@@ -537,10 +537,11 @@ def aubc(df: pd.DataFrame, by: str | Sequence[str] = "strategy", group=None, x: 
         lo = max(float(s[x].iloc[0]) for s in runs.values())
         hi = min(float(s[x].iloc[-1]) for s in runs.values())
         if not hi > lo:
-            raise ValueError(f"AUBC needs a range of {x} that every run covers; the runs{' in ' + str(where) if where else ''} "
-                             f"share only [{lo}, {hi}] (first sizes up to {lo}, last sizes down to {hi})")
+            in_group = f" in group {where}" if where else ""
+            raise ValueError(f"AUBC needs a range of {x} that every run covers; the runs{in_group} share "
+                             f"only [{lo}, {hi}] (the latest first size and the earliest last size)")
         per_label: dict = {}
-        for (name, s_), s in runs.items():
+        for (name, _seed), s in runs.items():
             per_label.setdefault(name, []).append(
                 _normalised_area(s[x].to_numpy(float), s["test_acc"].to_numpy(float), lo, hi))
         for name in sorted(per_label, key=str):
