@@ -17,8 +17,13 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .badge import badge_select, badge_sq_dists, kmeans_pp
+from .bald import bald_scores, bald_select, batchbald_greedy, batchbald_select
 from .context import SelectionContext, fixed_dropout_masks, top_positions
-from .partitioned import partition_budgets, partitioned_select
+from .coreset import coreset_select, kcenter_greedy, min_sq_dists
+from .fass import facility_location_gains, facility_location_greedy, fass_select
+from .glister import glister_gains, glister_greedy, glister_select
+from .partitioned import partition_budgets, partitioned_badge_select, partitioned_select
 from .uncertainty import (entropy_scores, entropy_select, least_confidence_scores, least_confidence_select,
                           margin_scores, margin_select, random_select)
 
@@ -29,6 +34,13 @@ STRATEGIES: dict[str, Strategy] = {
     "entropy": entropy_select,
     "least_confidence": least_confidence_select,
     "margin": margin_select,
+    "badge": badge_select,
+    "coreset": coreset_select,
+    "fass": fass_select,
+    "glister": glister_select,
+    "bald": bald_select,
+    "batchbald": batchbald_select,
+    "partitioned": partitioned_badge_select,
 }
 
 # Strategies for which partitioning would change nothing or that partition themselves.
@@ -86,4 +98,6 @@ def select(name: str, ctx: SelectionContext, budget: int, gen: torch.Generator) 
 
 __all__ = ["STRATEGIES", "SelectionContext", "get_strategy", "select", "top_positions",
            "fixed_dropout_masks", "partition_budgets", "partitioned_select",
-           "entropy_scores", "least_confidence_scores", "margin_scores"]
+           "entropy_scores", "least_confidence_scores", "margin_scores", "badge_sq_dists", "kmeans_pp",
+           "kcenter_greedy", "min_sq_dists", "facility_location_gains", "facility_location_greedy",
+           "glister_gains", "glister_greedy", "bald_scores", "batchbald_greedy"]

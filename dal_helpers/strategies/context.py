@@ -183,6 +183,25 @@ class SelectionContext:
         return self._cached("labeled_embeddings", make)
 
     @property
+    def validation(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(logits (V, C), embeddings (V, D), labels (V,)) of the validation split splits.x_val, or of
+        the labeled set when there is none (never the test set). ValueError when both are empty."""
+        if self._parent is not None:
+            return self._parent.validation
+
+        def make():
+            x, y = self.splits.x_val, self.splits.y_val
+            if x is None or len(x) == 0:
+                x, y = self.x_labeled, self.y_labeled
+            if len(x) == 0:
+                raise ValueError("no validation data: splits.x_val is empty (set cfg.n_validation > 0) "
+                                 "and the labeled set is empty")
+            logits, emb = predict(self.model, x.to(self.device), self.info, self.device, self.batch_size,
+                                  embeddings=True)
+            return logits.float(), emb.float(), y.to(self.device)
+        return self._cached("validation", make)
+
+    @property
     def badge_factors(self) -> tuple[Tensor, Tensor]:
         """(a, h): a = p - onehot(argmax p) (n_pool, C), h = embeddings (n_pool, D). The gradient of
         the cross-entropy at the pseudo-label w.r.t. the head weights is the outer product a_i h_i^T."""

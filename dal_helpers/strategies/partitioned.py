@@ -46,3 +46,10 @@ def partitioned_select(inner: Callable[[SelectionContext, int, torch.Generator],
     shares = partition_budgets([len(p) for p in parts], budget)
     chosen = [inner(ctx.restrict(p), share, gen) for p, share in zip(parts, shares) if share > 0]
     return torch.cat(chosen)
+
+
+def partitioned_badge_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
+    """The registered `partitioned` strategy: BADGE inside cfg.partitions random pool partitions
+    (the paper's CIFAR-100 setting); with cfg.partitions == 1 it is plain BADGE."""
+    from .badge import badge_select
+    return partitioned_select(badge_select, ctx, budget, gen, int(ctx.cfg.partitions))

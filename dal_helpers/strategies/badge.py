@@ -1,0 +1,115 @@
+"""BADGE (Ash et al. 2020): k-means++ seeding on last-layer gradient embeddings with pseudo-labels.
+
+The gradient of the cross-entropy at the predicted label w.r.t. the head weights is g_i = a_i h_i^T with
+a_i = p_i - onehot(argmax p_i) (C values) and h_i the penultimate embedding (D values). Its C*D entries
+are never formed: squared distances come from the factors,
+    ||g_i - g_j||^2 = ||a_i||^2 ||h_i||^2 + ||a_j||^2 ||h_j||^2 - 2 (a_i . a_j)(h_i . h_j),
+so memory stays O(N (C + D)). The first centre is the point of largest gradient norm; every further
+centre is drawn with probability proportional to the squared distance to its nearest centre, from the
+round's generator.
+
+Each step must refresh the nearest-centre distance of every point, an O(N D) pass. Exact lower bounds
+skip most of that work: a point i whose nearest centre is j, at squared distance m_i, cannot get closer
+to the new centre c when (1) (||g_i|| - ||g_c||)^2 >= m_i (reverse triangle inequality on norms),
+(2) ||g_c - g_j||^2 >= 4 m_i (triangle inequality through its centre, as in Elkan's k-means), or
+(3) ||g_i||^2 + ||g_c||^2 - 2 |a_i . a_c| ||h_i|| ||h_c|| >= m_i (Cauchy-Schwarz on the D-dimensional
+factor, needing only the C-dimensional one). Only the points that survive all three are touched in D
+dimensions. The bounds change no result beyond floating-point rounding (a point is skipped only when
+its bound exceeds m_i by a relative margin).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .context import SelectionContext, top_positions
+
+# A point is skipped only if its lower bound exceeds its current distance by this relative margin, so
+# that fp32 rounding in the bounds can never hide a strictly closer centre.
+_SLACK = 1e-4
+
+
+def badge_sq_dists(a: Tensor, h: Tensor, a_c: Tensor, h_c: Tensor) -> Tensor:
+    """Squared distances between gradient embeddings a_i h_i^T (a: (N, C), h: (N, D)) and one centre
+    a_c h_c^T (a_c: (C,), h_c: (D,)), from the factors. Returns (N,), clamped at 0."""
+    g2 = (a * a).sum(1) * (h * h).sum(1)
+    g2c = (a_c * a_c).sum() * (h_c * h_c).sum()
+    return (g2 + g2c - 2.0 * (a @ a_c) * (h @ h_c)).clamp_min(0.0)
+
+
+def _draw_d2(m: Tensor, chosen: Tensor, gen: torch.Generator) -> int:
+    """One position drawn with probability proportional to m (float, >= 0). When every unchosen
+    point is at distance 0 (duplicates), one unchosen point is drawn uniformly instead."""
+    cs = m.double().cumsum(0)
+    total = float(cs[-1])
+    u = torch.rand((), generator=gen, dtype=torch.float64, device=gen.device).item()
+    if total > 0.0:
+        pos = int(torch.searchsorted(cs, torch.tensor([u * total], dtype=torch.float64, device=cs.device),
+                                     right=True)[0])
+        pos = min(pos, len(m) - 1)
+        if not bool(chosen[pos]):
+            return pos
+    free = (~chosen).nonzero().squeeze(1)
+    return int(free[min(int(u * len(free)), len(free) - 1)])
+
+
+def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bool = True) -> Tensor:
+    """k-means++ seeding on the gradient embeddings a_i h_i^T. a: (N, C), h: (N, D) on any device;
+    gen: a torch.Generator (its draws decide every centre after the first). Returns (budget,) int64
+    positions into a/h, in the order chosen. prune=False refreshes every distance each step (the
+    reference for the pruned version)."""
+    n = a.shape[0]
+    if not 1 <= budget <= n:
+        raise ValueError(f"budget={budget} is invalid; allowed: an integer in [1, {n}]")
+    a = a.float()
+    h = h.float()
+    dev = a.device
+    na2, nh2 = (a * a).sum(1), (h * h).sum(1)
+    g2 = na2 * nh2
+    gn, nh = g2.sqrt(), nh2.sqrt()
+    centres = torch.empty(budget, dtype=torch.int64, device=dev)
+    chosen = torch.zeros(n, dtype=torch.bool, device=dev)
+    assign = torch.zeros(n, dtype=torch.int64, device=dev)   # which centre (by order) is nearest
+
+    c = int(top_positions(g2, 1)[0])
+    centres[0] = c
+    chosen[c] = True
+    m = badge_sq_dists(a, h, a[c], h[c])
+    m[c] = 0.0
+    for t in range(1, budget):
+        c = _draw_d2(m, chosen, gen)
+        centres[t] = c
+        chosen[c] = True
+        m[c] = 0.0
+        assign[c] = t
+        if not prune:
+            d = badge_sq_dists(a, h, a[c], h[c])
+            closer = (d < m) & ~chosen
+            m = torch.where(closer, d, m)
+            assign = torch.where(closer, t, assign)
+            continue
+        # (2) needs the distance from c to every centre so far: t * (C + D) work
+        prev = centres[:t + 1]
+        dcc = badge_sq_dists(a[prev], h[prev], a[c], h[c])
+        lim = m * (1.0 + _SLACK)
+        keep = (~chosen) & ((gn - gn[c]).square() < lim) & (dcc[assign] < 4.0 * lim)
+        idx = keep.nonzero().squeeze(1)
+        if idx.numel() == 0:
+            continue
+        ac = a[idx] @ a[c]
+        lb = g2[idx] + g2[c] - 2.0 * ac.abs() * nh[idx] * nh[c]       # (3)
+        idx, ac = idx[lb < lim[idx]], ac[lb < lim[idx]]
+        if idx.numel() == 0:
+            continue
+        d = (g2[idx] + g2[c] - 2.0 * ac * (h[idx] @ h[c])).clamp_min(0.0)
+        closer = d < m[idx]
+        idx = idx[closer]
+        m[idx] = d[closer]
+        assign[idx] = t
+    return centres
+
+
+def badge_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
+    """BADGE: k-means++ on the factored gradient embeddings of the pool (see module doc)."""
+    a, h = ctx.badge_factors
+    return ctx.pool_idx[kmeans_pp(a, h, budget, gen)]

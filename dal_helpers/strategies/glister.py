@@ -1,0 +1,118 @@
+"""GLISTER-ACTIVE (Killamsetty et al. 2021): greedy bi-level selection against a validation split.
+
+Only the last layer is considered (the paper's approximation). Pool point j, with its hypothesised label
+argmax p_j, has the head gradient g_j = a_j htilde_j^T, a_j = p_j - onehot(argmax p_j), htilde_j = [h_j, 1]
+(the 1 carries the bias). A one-step update theta - eta g_j lowers the validation loss by about
+eta g_j . grad L_V(theta) (first-order Taylor), so each greedy step picks the largest
+    gain_j = a_j^T G htilde_j,   G = sum_v (softmax(z_v) - onehot(y_v)) htilde_v^T   (C x (D+1)),
+then moves the head, theta <- theta - eta g_j, which changes only the validation logits:
+    z_v <- z_v - eta a_j (htilde_j . htilde_v).
+No model weights are touched. When the validation split is smaller than D + 1, the kernel
+K = Htilde_pool Htilde_val^T (N x V, computed once) replaces the D-dimensional products, so a step costs
+O(N V C) instead of O(N D C).
+
+The validation split is `splits.x_val` (cfg.n_validation points carved from the training pool, never the
+test set); without one the labeled set stands in, as in the original toolkit. Regularisers
+(cfg.glister_regularizer): "random" draws the last GLISTER_RANDOM_FRACTION of the budget uniformly from
+what is left; "diversity" subtracts GLISTER_LAMBDA * max cosine similarity to the picks so far;
+"facility_location" adds GLISTER_LAMBDA * the facility-location gain over a fixed random sample of the
+pool. Both are added to gains rescaled to [-1, 1] so that lambda has the same meaning in every round.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .context import SelectionContext
+
+GLISTER_RANDOM_FRACTION = 0.1   # share of the budget drawn at random with regulariser "random"
+GLISTER_LAMBDA = 1.0            # weight of the diversity / facility-location term on rescaled gains
+GLISTER_FL_SAMPLE = 512         # ground-set size of the facility-location regulariser
+
+
+def _with_bias(h: Tensor) -> Tensor:
+    return torch.cat([h, torch.ones(h.shape[0], 1, device=h.device, dtype=h.dtype)], dim=1)
+
+
+def glister_gains(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_h: Tensor) -> Tensor:
+    """First-order decrease of the summed validation cross-entropy per unit step along -g_j, for every
+    pool point: a (N, C), h (N, D); validation logits (V, C), labels (V,), embeddings (V, D). Returns (N,)."""
+    r = torch.softmax(val_logits.float(), 1)
+    r[torch.arange(len(val_y), device=r.device), val_y] -= 1.0
+    grad = r.T @ _with_bias(val_h.float())                   # (C, D+1)
+    return (a * (_with_bias(h.float()) @ grad.T)).sum(1)
+
+
+def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_h: Tensor, budget: int,
+                   lr: float, gen: torch.Generator | None = None, regularizer: str | None = None) -> Tensor:
+    """GLISTER-ACTIVE greedy selection (module doc). a: (N, C) p - onehot(argmax p); h: (N, D) pool
+    embeddings; val_logits (V, C), val_y (V,), val_h (V, D); lr: the look-ahead step eta.
+    Returns (budget,) int64 positions into the pool, in the order picked (ties: lower position)."""
+    n = a.shape[0]
+    if not 1 <= budget <= n:
+        raise ValueError(f"budget={budget} is invalid; allowed: an integer in [1, {n}]")
+    if regularizer not in (None, "random", "diversity", "facility_location"):
+        raise ValueError(f"regularizer={regularizer!r} is invalid; allowed: None, random, diversity, "
+                         "facility_location")
+    dev = a.device
+    a, h = a.float(), h.float()
+    ht, vt = _with_bias(h), _with_bias(val_h.float().to(dev))
+    z = val_logits.float().to(dev).clone()
+    y = val_y.to(dev)
+    n_val = len(y)
+    use_kernel = n_val < ht.shape[1]
+    kern = ht @ vt.T if use_kernel else None                  # (N, V)
+    taken = torch.zeros(n, dtype=torch.bool, device=dev)
+    picks: list[int] = []
+    n_greedy = budget
+    if regularizer == "random":
+        n_greedy = max(1, budget - int(round(GLISTER_RANDOM_FRACTION * budget)))
+    if regularizer in ("diversity", "facility_location"):
+        unit = h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        closest = torch.zeros(n, device=dev)                  # max cosine similarity to the picks
+        if regularizer == "facility_location":
+            if gen is None:
+                raise ValueError("regularizer='facility_location' needs a generator for its ground set")
+            ground = torch.randperm(n, generator=gen, device=gen.device)[:GLISTER_FL_SAMPLE].to(dev)
+            fl_sim = (unit @ unit[ground].T).clamp_min(0.0)   # (N, G), similarities >= 0
+            cover = torch.zeros(len(ground), device=dev)
+    for _ in range(n_greedy):
+        r = torch.softmax(z, 1)
+        r[torch.arange(n_val, device=dev), y] -= 1.0
+        if use_kernel:
+            gains = (a * (kern @ r)).sum(1)
+        else:
+            gains = (a * (ht @ (r.T @ vt).T)).sum(1)
+        if regularizer in ("diversity", "facility_location"):
+            gains = gains / gains.abs().max().clamp_min(1e-12)
+            if regularizer == "diversity":
+                gains = gains - GLISTER_LAMBDA * closest
+            else:
+                fl = (fl_sim - cover[None, :]).clamp_min(0.0).sum(1)
+                gains = gains + GLISTER_LAMBDA * fl / fl.max().clamp_min(1e-12)
+        gains = torch.where(taken, torch.tensor(float("-inf"), device=dev), gains)
+        j = int(torch.argmax(gains))
+        picks.append(j)
+        taken[j] = True
+        k_jv = kern[j] if use_kernel else vt @ ht[j]          # (V,)
+        z -= lr * k_jv[:, None] * a[j][None, :]
+        if regularizer == "diversity":
+            closest = torch.maximum(closest, unit @ unit[j])
+        elif regularizer == "facility_location":
+            cover = torch.maximum(cover, fl_sim[j])
+    if n_greedy < budget:
+        if gen is None:
+            raise ValueError("regularizer='random' needs a generator")
+        free = (~taken).nonzero().squeeze(1)
+        extra = free[torch.randperm(len(free), generator=gen, device=gen.device)[:budget - n_greedy].to(dev)]
+        picks.extend(extra.tolist())
+    return torch.tensor(picks, dtype=torch.int64, device=dev)
+
+
+def glister_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
+    """GLISTER-ACTIVE on the head, against the validation split (or the labeled set without one)."""
+    val_logits, val_h, val_y = ctx.validation
+    a, h = ctx.badge_factors
+    pos = glister_greedy(a, h, val_logits, val_y, val_h, budget, float(ctx.cfg.glister_lr), gen,
+                         ctx.cfg.glister_regularizer)
+    return ctx.pool_idx[pos]
