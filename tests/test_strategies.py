@@ -29,6 +29,13 @@ def with_validation(splits, n_val=12):
                   x_val=splits.x_test[:n_val], y_val=splits.y_test[:n_val])
 
 
+@pytest.fixture(autouse=True)
+def short_vaal(monkeypatch):
+    # the contract does not depend on how long VAAL trains; a few steps keep the file fast
+    import dal_helpers.strategies.vaal as vaal
+    monkeypatch.setattr(vaal, "VAAL_STEPS", 3)
+
+
 @pytest.fixture(scope="module")
 def splits():
     return with_validation(tiny_splits(n_train=60, n_test=20))

@@ -17,15 +17,18 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .adversarial import bim_norms, bim_select, deepfool_norms, deepfool_select
 from .badge import badge_select, badge_sq_dists, kmeans_pp
 from .bald import bald_scores, bald_select, batchbald_greedy, batchbald_select
 from .context import SelectionContext, fixed_dropout_masks, top_positions
 from .coreset import coreset_select, kcenter_greedy, min_sq_dists
 from .fass import facility_location_gains, facility_location_greedy, fass_select
 from .glister import glister_gains, glister_greedy, glister_select
+from .kmeans import kmeans_select, kmeans_select_positions, lloyd, nearest_unique
 from .partitioned import partition_budgets, partitioned_badge_select, partitioned_select
 from .uncertainty import (entropy_scores, entropy_select, least_confidence_scores, least_confidence_select,
                           margin_scores, margin_select, random_select)
+from .vaal import labeled_probability, train_vaal, vaal_select
 
 Strategy = Callable[[SelectionContext, int, torch.Generator], Tensor]
 
@@ -40,6 +43,10 @@ STRATEGIES: dict[str, Strategy] = {
     "glister": glister_select,
     "bald": bald_select,
     "batchbald": batchbald_select,
+    "kmeans": kmeans_select,
+    "adversarial_deepfool": deepfool_select,
+    "adversarial_bim": bim_select,
+    "vaal": vaal_select,
     "partitioned": partitioned_badge_select,
 }
 
@@ -100,4 +107,6 @@ __all__ = ["STRATEGIES", "SelectionContext", "get_strategy", "select", "top_posi
            "fixed_dropout_masks", "partition_budgets", "partitioned_select",
            "entropy_scores", "least_confidence_scores", "margin_scores", "badge_sq_dists", "kmeans_pp",
            "kcenter_greedy", "min_sq_dists", "facility_location_gains", "facility_location_greedy",
-           "glister_gains", "glister_greedy", "bald_scores", "batchbald_greedy"]
+           "glister_gains", "glister_greedy", "bald_scores", "batchbald_greedy",
+           "lloyd", "nearest_unique", "kmeans_select_positions", "deepfool_norms", "bim_norms", "train_vaal",
+           "labeled_probability"]
