@@ -1,0 +1,200 @@
+"""The notebooks: stored clean (a `parameters` cell, no outputs), smoke runs through papermill with the
+ci/smoke parameters rendered to HTML (slow; CI runs them), and the notebook helpers they call.
+
+The helper tests use hand-made results tables whose efficiencies and accuracies are worked out in the
+comments, so they fail if the helpers compute something else."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from dal_helpers import config
+from dal_helpers import notebook as nbh
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SECTIONS = ["00_quickstart", "01_baselines", "02_augmentation", "03_optimizers", "04_redundancy",
+            "05_examples_per_class", "06_batch_size_seed_sets", "07_reset_update", "08_scalability",
+            "09_lowdata_mnist", "10_significance"]
+COMMON = {"experiment", "checkpoint_dir", "results_dir", "data_root", "device", "mode", "overrides"}
+
+
+def test_every_section_has_a_notebook_and_a_smoke_file():
+    assert [p.stem for p in NOTEBOOKS] == SECTIONS
+    for name in SECTIONS:
+        assert (ROOT / "ci" / "smoke" / f"{name}.yaml").is_file(), name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_clean_with_a_parameters_cell(path):
+    import papermill
+
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None, f"{path.name} stores outputs"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert f"colab.research.google.com/github/" in first.source and f"notebooks/{path.name}" in first.source
+    # papermill --help-notebook shows every parameter with its type and comment.
+    params = papermill.inspect_notebook(str(path))
+    assert COMMON <= set(params), COMMON - set(params)
+    for name, p in params.items():
+        assert p["inferred_type_name"] != "None" and p["help"], f"{path.name}: {name} lacks a type or comment"
+    assert params["mode"]["default"] == '"run"'
+    # Smoke parameters name only real parameters; overrides name only RunConfig fields.
+    smoke = yaml.safe_load((ROOT / "ci" / "smoke" / f"{path.stem}.yaml").read_text())
+    assert set(smoke) <= set(params), set(smoke) - set(params)
+    config.RunConfig().replace(**smoke.get("overrides", {}))
+    # Code cells stay short: longer logic belongs in dal_helpers.
+    for c in nb.cells:
+        if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []):
+            assert len(c.source.splitlines()) <= 8, f"{path.name}: a code cell of {len(c.source.splitlines())} lines"
+
+
+def test_default_parameters_are_valid_presets():
+    """Every preset a notebook names by default exists, and the defaults build valid configs."""
+    import ast
+
+    import papermill
+
+    for path in NOTEBOOKS:
+        params = papermill.inspect_notebook(str(path))
+        for key in ("preset", "variants"):
+            if key in params:
+                value = ast.literal_eval(params[key]["default"])
+                for name in [value] if isinstance(value, str) else value:
+                    assert name in config.PRESETS, f"{path.name}: {key} {name!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SECTIONS)
+def test_notebook_smoke_run_and_html(name, tmp_path):
+    """Execute the notebook with its smoke parameters, then render it: no error, a headline figure and
+    a "paper vs ours" table end up in the report."""
+    import papermill
+
+    from dal_helpers import report
+
+    params = yaml.safe_load((ROOT / "ci" / "smoke" / f"{name}.yaml").read_text())
+    params.update(checkpoint_dir=str(tmp_path / "ckpt"), results_dir=str(tmp_path / "results"))
+    out = tmp_path / "runs" / f"{name}.ipynb"
+    out.parent.mkdir()
+    papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
+                               cwd=str(tmp_path), progress_bar=False)
+    summary = report.summarize(out)
+    assert summary.status == "ok"
+    assert summary.headline_png and summary.verdicts
+    assert {r["verdict"] for r in summary.verdicts} <= {"agrees", "differs", "not measured"}
+    index = report.build(tmp_path / "runs", tmp_path / "reports")
+    assert f'href="{name}.html"' in index.read_text()
+    assert "<img" in (tmp_path / "reports" / f"{name}.html").read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers the notebooks call
+# --------------------------------------------------------------------------------------------------
+
+def table(curves: dict[str, list[float]], sizes=(100, 200, 300), seeds=(0,), dataset="mnist5k") -> pd.DataFrame:
+    """A results table: strategy -> mean accuracy per size; each seed adds +/- 0.01 around it."""
+    rows = []
+    for s, accs in curves.items():
+        for i, seed in enumerate(seeds):
+            shift = 0.0 if len(seeds) == 1 else (0.01 if i % 2 else -0.01)
+            for r, (n, a) in enumerate(zip(sizes, accs)):
+                rows.append({"experiment": "t", "run_id": f"{s}_s{seed}", "dataset": dataset, "model": "mnist_net",
+                             "strategy": s, "seed": seed, "round": r, "n_labeled": n, "test_acc": a + shift,
+                             "train_s": 1.0, "select_s": 0.5 if s != "random" else 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_end_efficiency_and_final_accuracy_by_hand():
+    # random reaches its final 0.80 at 300 labels. entropy: 0.70 at 100, 0.90 at 200 -> reaches 0.80
+    # at 150 (linear) -> efficiency 300 / 150 = 2. margin never reaches 0.80 -> NaN.
+    df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "margin": [0.5, 0.6, 0.7]})
+    eff = nbh.end_efficiency(df)
+    assert eff["random"] == pytest.approx(1.0) and eff["entropy"] == pytest.approx(2.0)
+    assert math.isnan(eff["margin"])
+    assert nbh.final_accuracy(df) == pytest.approx({"random": 0.8, "entropy": 0.95, "margin": 0.7})
+    with pytest.raises(ValueError, match="baseline 'badge'"):
+        nbh.end_efficiency(df, baseline="badge")
+
+
+def test_summary_table_and_penalty_helpers():
+    df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]}, seeds=(0, 1, 2))
+    summary = nbh.summary_table(df)
+    # Seeds are shifted by -0.01, +0.01, -0.01: mean final entropy = 0.95 - 0.01/3.
+    assert summary.loc["entropy", "final acc (%)"] == pytest.approx(100 * (0.95 - 0.01 / 3), abs=1e-3)
+    assert summary.loc["entropy", "seeds"] == 3
+    assert summary.loc["entropy", "select (s)"] == pytest.approx(1.5)        # 3 rounds x 0.5 s
+    # Entropy is ahead by 0.1, 0.2, 0.15 in every seed (paired differences constant): significant in
+    # every round -> cell (entropy, random) = 1, the reverse 0.
+    pm = nbh.penalty_or_none(df)
+    assert nbh.cell(pm, "entropy", "random") == pytest.approx(1.0)
+    assert nbh.cell(pm, "random", "entropy") == 0.0
+    assert nbh.cell(pm, "badge", "random") is None
+    assert nbh.penalty_or_none(table({"random": [0.6], "entropy": [0.7]}, sizes=(100,))) is None   # one seed
+
+
+def test_make_configs_presets_overrides_axes_and_dedup():
+    cfgs = nbh.make_configs("mnist5k", {"max_epochs": 5}, strategy=["random", "entropy"], seed=[0, 1],
+                            experiment="x")
+    assert len(cfgs) == 4 and {c.max_epochs for c in cfgs} == {5} and {c.experiment for c in cfgs} == {"x"}
+    assert cfgs[0].n_init == config.PRESETS["mnist5k"]["n_init"]
+    # opt_sgd and opt_shakeshake differ only in the model; overriding it leaves one config per cell.
+    both = nbh.make_configs(["opt_sgd", "opt_shakeshake"], {"model": "mnist_net", "dataset": "mnist5k"},
+                            strategy=["random"])
+    assert len(both) == 1
+    with pytest.raises(KeyError, match="unknown preset"):
+        nbh.make_configs("cifar11", {})
+
+
+def test_resolve_dirs_and_mode(tmp_path):
+    ckpt, res = nbh.resolve_dirs("a/ckpt", None, base=tmp_path)
+    assert ckpt == tmp_path / "a" / "ckpt" and res == ckpt / "results" and res.is_dir()
+    ckpt2, res2 = nbh.resolve_dirs(tmp_path / "abs", "r", base=tmp_path / "elsewhere")
+    assert ckpt2 == tmp_path / "abs" and res2 == tmp_path / "elsewhere" / "r"
+    assert nbh.colab_setup() is None and not nbh.in_colab()
+    with pytest.raises(ValueError, match="mode='train' is invalid; allowed: run, report"):
+        nbh.check_mode("train")
+
+
+def test_run_or_load_report_mode_filters_the_experiment(tmp_path):
+    from dal_helpers import results
+
+    for exp, acc in (("a", 0.5), ("b", 0.9)):
+        results.append_row(results.results_path(tmp_path, exp, "random_s0"),
+                           {"experiment": exp, "strategy": "random", "seed": 0, "n_labeled": 10, "test_acc": acc})
+    df = nbh.run_or_load([], tmp_path, tmp_path, mode="report", experiment="b")
+    assert df["test_acc"].tolist() == [0.9]
+    with pytest.raises(ValueError, match="no results of experiment 'c'"):
+        nbh.run_or_load([], tmp_path, tmp_path, mode="report", experiment="c")
+
+
+def test_section_claims_on_hand_made_tables():
+    # Redundancy: at 1x entropy 2x efficient; at 2x entropy never reaches random's final accuracy (NaN)
+    # and badge reaches it at 150 labels (2x).
+    low = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "badge": [0.6, 0.7, 0.8]})
+    high = table({"random": [0.6, 0.7, 0.8], "entropy": [0.5, 0.6, 0.75], "badge": [0.7, 0.9, 0.95]})
+    df = pd.concat([low.assign(redundancy=1), high.assign(redundancy=2)])
+    eff = nbh.efficiency_by(df, "redundancy")
+    assert eff.loc[1, "entropy"] == pytest.approx(2.0) and eff.loc[2, "badge"] == pytest.approx(2.0)
+    rows = {r["claim"].split(" (")[0]: r for r in nbh.redundancy_claims(df)}
+    assert rows["BADGE beats entropy at the highest redundancy"]["ours"] is None   # entropy NaN at 2x
+    assert rows["BADGE's efficiency at the highest redundancy"]["ours"] == pytest.approx(2.0)
+    # Baselines: coreset has the lowest AUBC of the AL strategies -> True.
+    base = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "badge": [0.7, 0.85, 0.95],
+                  "coreset": [0.55, 0.65, 0.75]})
+    claims = nbh.baseline_claims(base)
+    assert claims[0]["ours"] == pytest.approx(2.0) and claims[0]["note"] == "top: entropy"
+    assert claims[1]["ours"] is True and claims[2]["ours"] is True
+    judged = nbh.paper_vs_ours(claims)
+    assert judged["verdict"].tolist() == ["differs", "agrees", "agrees"]    # 2.0 vs 4.5 +/- 0.3
