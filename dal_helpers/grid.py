@@ -9,8 +9,11 @@ A grid file (YAML) names the notebook parameters shared by every cell and the ax
       seeds: [0, 1, 2]
     grid:                       # one cell per value; the notebook receives the value as it is
       augment: [true, false]
+    cases:                      # optional: parameter sets that vary together (one cell each)
+      - {budgets: [1000], seed_sets: [random]}
+      - {budgets: [], seed_sets: [facility_location]}
 
-`run_grid` expands the file into cells (the Cartesian product of `grid` and `split`, in file order),
+`run_grid` expands the file into cells (the Cartesian product of `cases`, `grid` and `split`, in order),
 executes each cell with `mode="run"` into `OUT/cells/<cell_id>/` (the executed notebook is kept there
 for inspection), and writes `done.json` atomically when a cell succeeds, so a second invocation skips
 it. All cells share `OUT/checkpoints` and `OUT/results`, so the notebook's own resume logic also works
@@ -36,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-GRID_KEYS = ("name", "notebook", "parameters", "split", "grid")
+GRID_KEYS = ("name", "notebook", "parameters", "cases", "split", "grid")
 DONE_MARKER = "done.json"
 FAILED_MARKER = "failed.json"
 MODES = ("run", "report")
@@ -80,6 +83,10 @@ def load_grid(path: str | os.PathLike) -> dict[str, Any]:
         for name, values in spec[key].items():
             if not isinstance(values, list) or not values:
                 raise ValueError(f"{key}.{name} in grid file {str(path)!r} must be a non-empty list; got {values!r}")
+    cases = spec.get("cases") or []
+    if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+        raise ValueError(f"'cases' in grid file {str(path)!r} must be a list of mappings; got {cases!r}")
+    spec["cases"] = cases
     both = sorted(set(spec["split"]) & set(spec["grid"]))
     if both:
         raise ValueError(f"parameter(s) {both} appear in both 'split' and 'grid' of {str(path)!r}; use one")
@@ -100,17 +107,17 @@ def _hash(parameters: Mapping[str, Any]) -> str:
 
 
 def expand_grid(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> list[Cell]:
-    """The cells of a grid: the product of `grid` axes, then `split` axes, in file order.
+    """The cells of a grid: the product of `cases`, then `grid` axes, then `split` axes, in file order.
 
-    Each cell's parameters are `parameters`, then `overrides` (e.g. a smoke file), then the cell's axis
-    values (split values wrapped in a one-element list). Cell ids are unique and stable: they change
+    Each cell's parameters are `parameters`, then `overrides` (e.g. a smoke file), then the cell's case
+    and axis values (split values wrapped in a one-element list). Cell ids are unique and stable: they change
     only when the cell's parameters change."""
     base = {**(spec.get("parameters") or {}), **(overrides or {})}
     grid, split = spec.get("grid") or {}, spec.get("split") or {}
     names = list(grid) + list(split)
     cells: list[Cell] = []
-    for combo in itertools.product(*(list(grid.values()) + list(split.values()))):
-        axes = dict(zip(names, combo))
+    for case, *combo in itertools.product(spec.get("cases") or [{}], *(list(grid.values()) + list(split.values()))):
+        axes = {**case, **dict(zip(names, combo))}
         params = dict(base)
         for name, value in axes.items():
             params[name] = [value] if name in split else value
@@ -121,8 +128,8 @@ def expand_grid(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
 
 def report_parameters(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Parameters of the final report-mode execution: the shared parameters, with every split axis
-    given its full list (the report covers all of them). Grid axes keep the notebook's default because
-    a report reads every result under results_dir anyway."""
+    given its full list (the report covers all of them). Grid axes and cases keep the notebook's defaults
+    because a report reads every result under results_dir anyway."""
     params = {**(spec.get("parameters") or {}), **(overrides or {})}
     for name, values in (spec.get("split") or {}).items():
         params[name] = list(values)
@@ -250,6 +257,7 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
     spec = load_grid(grid) if not isinstance(grid, Mapping) else {**grid}
     for key in ("parameters", "split", "grid"):
         spec.setdefault(key, {})
+    spec.setdefault("cases", [])
     spec.setdefault("name", "grid")
     if workers < 1:
         raise ValueError(f"workers={workers} is invalid; allowed: an integer >= 1")

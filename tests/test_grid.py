@@ -82,6 +82,17 @@ def test_expand_grid_product_order_and_wrapping():
     assert ids[0].startswith("lr=0.1_strategies=a_seeds=0_")
 
 
+def test_cases_vary_parameters_together():
+    spec = {"parameters": {"lr": 0.1}, "cases": [{"lr": 0.5, "seeds": [7]}, {"x": 2}],
+            "split": {"strategies": ["a", "b"]}}
+    cells = grid.expand_grid(spec)
+    # 2 cases x 2 strategies; a case's values beat `parameters`, split values beat a case's.
+    assert [(c.parameters["lr"], c.parameters.get("x"), c.parameters["strategies"]) for c in cells] == [
+        (0.5, None, ["a"]), (0.5, None, ["b"]), (0.1, 2, ["a"]), (0.1, 2, ["b"])]
+    assert cells[0].parameters["seeds"] == [7] and cells[0].axes == {"lr": 0.5, "seeds": [7], "strategies": "a"}
+    assert len({c.cell_id for c in cells}) == 4
+
+
 def test_cell_ids_are_stable_and_track_parameters():
     spec = {"parameters": {"lr": 0.1}, "split": {"seeds": [0, 1]}}
     a = [c.cell_id for c in grid.expand_grid(spec)]
