@@ -137,7 +137,7 @@ def test_kcenter_greedy_matches_quadratic_reference(n_lab):
     pool, lab = rand(120, 6, seed=1), rand(n_lab, 6, seed=2)
     ref = kcenter_reference(pool, lab, 25)
     for lazy in (True, False):
-        got = kcenter_greedy(pool, lab, 25, lazy=lazy, batch=4, n_probe=8)
+        got = kcenter_greedy(pool, lab, 25, lazy=lazy, batch=4)
         assert torch.equal(got, ref), (lazy, got, ref)
 
 
@@ -294,3 +294,18 @@ def test_batchbald_sampled_joint_entropy_estimate_is_close():
     # sampled mode runs end to end and returns distinct picks
     got = batchbald_greedy(mc.float(), 5, torch.Generator().manual_seed(0), n_configs=64, exact_limit=3)
     assert sorted(got.tolist()) == list(range(5))
+
+
+@pytest.mark.parametrize("regularizer", [None, "random", "diversity", "facility_location"])
+def test_glister_bounded_search_equals_full_evaluation(regularizer):
+    n, v, d, c = 300, 40, 8, 4
+    h, hv = rand(n, d, seed=12).relu(), rand(v, d, seed=13).relu()
+    p = softmax_rows(n, c, seed=14, temp=3.0)
+    a = p.clone()
+    a[torch.arange(n), p.argmax(1)] -= 1
+    yv = torch.randint(0, c, (v,), generator=torch.Generator().manual_seed(15))
+    zv = rand(v, c, seed=16)
+    got = glister_greedy(a, h, zv, yv, hv, 30, 0.01, torch.Generator().manual_seed(0), regularizer)
+    ref = glister_greedy(a, h, zv, yv, hv, 30, 0.01, torch.Generator().manual_seed(0), regularizer, prune=False)
+    assert torch.equal(got, ref)
+    assert torch.unique(got).numel() == 30

@@ -33,27 +33,37 @@ def bald_scores(mc_probs: Tensor) -> Tensor:
     return entropy_scores(mean) - expected
 
 
+_CHUNK_ELEMS = 1 << 22   # candidates x configurations x classes per block of the joint entropies
+
+
 def _joint_entropies(log_cfg: Tensor, sampled: bool, p: Tensor) -> Tensor:
-    """Entropy of (configuration, y_j) for every candidate j.
+    """Entropy of (configuration, y_j) for every candidate j, in blocks of candidates.
 
     log_cfg: (K, M) log probability of each configuration under each MC sample; p: (K, N, C).
     sampled False: the M configurations are all of them (exact sum); True: the estimator over sampled
     configurations, H = -(1/M) sum_m sum_c P(m, c) / P(m) log P(m, c). Returns (N,)."""
-    k = log_cfg.shape[0]
+    k, n, c = p.shape
+    m = log_cfg.shape[1]
+    rows = max(1, _CHUNK_ELEMS // (m * c))
+    out = torch.empty(n, dtype=p.dtype, device=p.device)
     if not sampled:
-        joint = torch.einsum("km,knc->nmc", log_cfg.exp(), p) / k
-        return -torch.special.xlogy(joint, joint).sum((1, 2))
+        w = log_cfg.exp()
+        for s in range(0, n, rows):
+            joint = torch.einsum("km,knc->nmc", w, p[:, s:s + rows]) / k
+            out[s:s + rows] = -torch.special.xlogy(joint, joint).sum((1, 2))
+        return out
     scale = log_cfg.max(0).values                              # (M,) per-configuration rescaling
     pn = (log_cfg - scale).exp()                               # (K, M), max 1 per column
     qn = pn.mean(0)                                            # (M,) rescaled P(m)
-    jn = torch.einsum("km,knc->nmc", pn, p) / k                # (N, M, C) rescaled P(m, c)
-    # sum_c P(m,c)/P(m) = 1, so the rescaling contributes -mean(scale) to every candidate alike
-    inner = (torch.special.xlogy(jn, jn) / qn[None, :, None]).sum(2).mean(1)
-    return -inner - scale.mean()
+    for s in range(0, n, rows):
+        jn = torch.einsum("km,knc->nmc", pn, p[:, s:s + rows]) / k    # rescaled P(m, c)
+        # sum_c P(m,c)/P(m) = 1, so the rescaling contributes -mean(scale) to every candidate alike
+        out[s:s + rows] = -(torch.special.xlogy(jn, jn) / qn[None, :, None]).sum(2).mean(1)
+    return out - scale.mean()
 
 
 def batchbald_greedy(mc_probs: Tensor, budget: int, gen: torch.Generator, n_configs: int = 256,
-                     exact_limit: int = 1024) -> Tensor:
+                     exact_limit: int = 256) -> Tensor:
     """BatchBALD greedy selection. mc_probs: (K, N, C). Returns (budget,) int64 positions in the order
     picked (ties: lower position). Joint entropies are exact while the picks have at most exact_limit
     label configurations, then estimated from n_configs configurations sampled with `gen`."""

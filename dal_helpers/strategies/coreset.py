@@ -6,12 +6,13 @@ rows (never a full N_pool x N_labeled matrix) and are refreshed incrementally af
 With an empty labeled set the first centre is the pool point nearest to the pool mean (a deterministic,
 central start; Sener & Savarese start from a random point); the greedy steps follow as usual.
 
-The refresh after each pick would be an O(N D) pass. An exact lower bound skips most of it: with V an
-orthonormal basis of the top principal directions of the pool (from a subsample, any orthonormal V is
-valid) and rho_i the length of the part of x_i - mu outside span(V),
-    ||x_i - x_c||^2 >= ||V^T (x_i - x_c)||^2 + (rho_i - rho_c)^2,
-an O(N r) computation with r << D. Only points whose bound is below their current distance get an exact
-D-dimensional distance. The result is the same as without the bound up to floating-point rounding.
+Refreshing every distance after each pick is an O(N D) matrix-vector pass per step, memory-bound.
+Distances only shrink, so a stale distance is an upper bound: the lazy version (Minoux-style) takes the
+argmax of the stale values, and if that point has not yet been measured against the latest picks it
+refreshes the `batch` largest stale points against the picks they have not seen (a small matrix
+product) and looks again. The point it finally takes has an exact distance no smaller than any other
+point's upper bound, so the picks are those of the plain greedy algorithm (up to floating-point
+rounding in near-ties); far-away points are never touched again.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from torch import Tensor
 
 from .context import SelectionContext
 
-_SLACK = 1e-4          # relative margin before a bound may skip a point (fp32 rounding)
 _CHUNK_ELEMS = 1 << 22  # pool rows x labeled rows per block of the initial distances (16 MiB in fp32)
 
 
@@ -43,13 +43,12 @@ def min_sq_dists(x: Tensor, y: Tensor, chunk_elems: int = _CHUNK_ELEMS) -> Tenso
     return out
 
 
-def kcenter_greedy(pool: Tensor, labeled: Tensor, budget: int, lazy: bool = True, batch: int = 64,
-                   n_probe: int = 256) -> Tensor:
+def kcenter_greedy(pool: Tensor, labeled: Tensor, budget: int, lazy: bool = True, batch: int = 64) -> Tensor:
     """Greedy k-center. pool: (N, D), labeled: (L, D) embeddings (L may be 0) on one device.
     Returns (budget,) int64 positions into pool, in the order picked; ties go to the lower position.
 
-    lazy=True (see module doc) keeps upper bounds and refreshes only the points that could be the next
-    pick, `batch` at a time; the first bounds come from `n_probe` evenly spaced labeled points.
+    lazy=True (see module doc) keeps stale distances as upper bounds and refreshes only the points
+    that could be the next pick, `batch` at a time, against the picks they have not seen yet.
     lazy=False refreshes every distance after every pick (the plain reference)."""
     n = pool.shape[0]
     if not 1 <= budget <= n:
@@ -58,22 +57,15 @@ def kcenter_greedy(pool: Tensor, labeled: Tensor, budget: int, lazy: bool = True
     labeled = labeled.float().to(pool.device)
     dev = pool.device
     picks = torch.empty(budget, dtype=torch.int64, device=dev)
-    n_lab = labeled.shape[0]
     t = 0
-    if n_lab == 0:
+    if labeled.shape[0] == 0:
         first = int(torch.argmin(sq_norms(pool - pool.mean(0))))
         picks[0] = first
         m = min_sq_dists(pool, pool[first:first + 1])
         m[first] = -1.0
         t = 1
-        fresh_lab = torch.ones(n, dtype=torch.bool, device=dev)
-    elif not lazy or n_lab <= n_probe:
-        m = min_sq_dists(pool, labeled)
-        fresh_lab = torch.ones(n, dtype=torch.bool, device=dev)
     else:
-        probe = torch.linspace(0, n_lab - 1, n_probe, device=dev).round().long()
-        m = min_sq_dists(pool, labeled[probe])         # upper bounds of the distance to the labeled set
-        fresh_lab = torch.zeros(n, dtype=torch.bool, device=dev)
+        m = min_sq_dists(pool, labeled)
     # picked points carry m = -1: never the argmax again, never lowered
 
     if not lazy:
@@ -86,26 +78,19 @@ def kcenter_greedy(pool: Tensor, labeled: Tensor, budget: int, lazy: bool = True
         return picks
 
     seen = torch.full((n,), t, dtype=torch.int64, device=dev)  # picks already folded into m[i]
-    neg_inf = torch.tensor(float("-inf"), device=dev)
     while t < budget:
         i = int(torch.argmax(m))
-        if bool(fresh_lab[i]) and int(seen[i]) == t:
+        if int(seen[i]) == t:
             # m[i] is exact and every other m is an upper bound: i is the farthest point
             picks[t] = i
             m[i] = -1.0
             t += 1
             continue
-        stale = ~(fresh_lab & (seen == t)) & (m >= 0)
-        vals, cand = torch.where(stale, m, neg_inf).topk(min(batch, n))
-        cand = cand[vals > neg_inf]
-        need = cand[~fresh_lab[cand]]
-        if need.numel():
-            m[need] = torch.minimum(m[need], min_sq_dists(pool[need], labeled))
-            fresh_lab[need] = True
+        vals, cand = torch.where(seen < t, m, -1.0).topk(min(batch, n))
+        cand = cand[vals >= 0]
         lo = int(seen[cand].min())
-        if lo < t:
-            # re-measuring a pick a point has already seen is harmless (min is idempotent)
-            m[cand] = torch.minimum(m[cand], min_sq_dists(pool[cand], pool[picks[lo:t]]))
+        # re-measuring a pick a point has already seen is harmless (min is idempotent)
+        m[cand] = torch.minimum(m[cand], min_sq_dists(pool[cand], pool[picks[lo:t]]))
         seen[cand] = t
     return picks
 

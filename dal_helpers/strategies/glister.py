@@ -9,7 +9,9 @@ then moves the head, theta <- theta - eta g_j, which changes only the validation
     z_v <- z_v - eta a_j (htilde_j . htilde_v).
 No model weights are touched. When the validation split is smaller than D + 1, the kernel
 K = Htilde_pool Htilde_val^T (N x V, computed once) replaces the D-dimensional products, so a step costs
-O(N V C) instead of O(N D C).
+O(N V C) instead of O(N D C). Without a regulariser (or with "random") the argmax is searched in blocks
+of points sorted by gradient norm ||a_j|| ||htilde_j||, stopping once the best gain exceeds
+sigma_max(G) ||a_j|| ||htilde_j|| (Cauchy-Schwarz), an upper bound of every gain not yet computed.
 
 The validation split is `splits.x_val` (cfg.n_validation points carved from the training pool, never the
 test set); without one the labeled set stands in, as in the original toolkit. Regularisers
@@ -44,10 +46,12 @@ def glister_gains(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_h
 
 
 def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_h: Tensor, budget: int,
-                   lr: float, gen: torch.Generator | None = None, regularizer: str | None = None) -> Tensor:
+                   lr: float, gen: torch.Generator | None = None, regularizer: str | None = None,
+                   prune: bool = True) -> Tensor:
     """GLISTER-ACTIVE greedy selection (module doc). a: (N, C) p - onehot(argmax p); h: (N, D) pool
     embeddings; val_logits (V, C), val_y (V,), val_h (V, D); lr: the look-ahead step eta.
-    Returns (budget,) int64 positions into the pool, in the order picked (ties: lower position)."""
+    Returns (budget,) int64 positions into the pool, in the order picked (ties: lower position).
+    prune=False evaluates every gain at every step (the reference for the bounded search)."""
     n = a.shape[0]
     if not 1 <= budget <= n:
         raise ValueError(f"budget={budget} is invalid; allowed: an integer in [1, {n}]")
@@ -76,10 +80,18 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
             ground = torch.randperm(n, generator=gen, device=gen.device)[:GLISTER_FL_SAMPLE].to(dev)
             fl_sim = (unit @ unit[ground].T).clamp_min(0.0)   # (N, G), similarities >= 0
             cover = torch.zeros(len(ground), device=dev)
+    bounded = prune and regularizer in (None, "random")
+    if bounded:
+        order = torch.sort(a.norm(dim=1) * ht.norm(dim=1), descending=True, stable=True).indices
+        src_s = (kern if use_kernel else ht)[order]
+        a_s = a[order]
+        u_s = (a_s.norm(dim=1) * ht[order].norm(dim=1)).tolist()
     for _ in range(n_greedy):
         r = torch.softmax(z, 1)
         r[torch.arange(n_val, device=dev), y] -= 1.0
-        if use_kernel:
+        if bounded:
+            j = _bounded_argmax(r, vt, src_s, a_s, u_s, order, taken, use_kernel)
+        elif use_kernel:
             gains = (a * (kern @ r)).sum(1)
         else:
             gains = (a * (ht @ (r.T @ vt).T)).sum(1)
@@ -90,8 +102,9 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
             else:
                 fl = (fl_sim - cover[None, :]).clamp_min(0.0).sum(1)
                 gains = gains + GLISTER_LAMBDA * fl / fl.max().clamp_min(1e-12)
-        gains = torch.where(taken, torch.tensor(float("-inf"), device=dev), gains)
-        j = int(torch.argmax(gains))
+        if not bounded:
+            gains = torch.where(taken, torch.tensor(float("-inf"), device=dev), gains)
+            j = int(torch.argmax(gains))
         picks.append(j)
         taken[j] = True
         k_jv = kern[j] if use_kernel else vt @ ht[j]          # (V,)
@@ -107,6 +120,33 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
         extra = free[torch.randperm(len(free), generator=gen, device=gen.device)[:budget - n_greedy].to(dev)]
         picks.extend(extra.tolist())
     return torch.tensor(picks, dtype=torch.int64, device=dev)
+
+
+_BLOCK = 2048
+_SLACK = 1e-4
+
+
+def _bounded_argmax(r: Tensor, vt: Tensor, src_s: Tensor, a_s: Tensor, u_s: list[float], order: Tensor,
+                    taken: Tensor, use_kernel: bool) -> int:
+    """argmax_j of a_j^T G htilde_j over untaken j, visiting points by decreasing ||a_j|| ||htilde_j||
+    and stopping once the best gain beats sigma_max(G) ||a_j|| ||htilde_j||, an upper bound of every
+    gain not yet computed (Cauchy-Schwarz). Returns the position in the original pool order."""
+    grad = r.T @ vt                                            # (C, D+1)
+    sigma = float(torch.linalg.matrix_norm(grad, ord=2))
+    best, best_j = float("-inf"), -1
+    n = src_s.shape[0]
+    for s in range(0, n, _BLOCK):
+        if best > sigma * u_s[s] * (1 + _SLACK) + 1e-30:
+            break
+        blk = src_s[s:s + _BLOCK]
+        g = (a_s[s:s + _BLOCK] * (blk @ r if use_kernel else blk @ grad.T)).sum(1)
+        idx = order[s:s + _BLOCK]
+        g = torch.where(taken[idx], torch.tensor(float("-inf"), device=g.device), g)
+        k = int(torch.argmax(g))
+        gk, jk = float(g[k]), int(idx[k])
+        if gk > best or (gk == best and jk < best_j):
+            best, best_j = gk, jk
+    return best_j
 
 
 def glister_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:

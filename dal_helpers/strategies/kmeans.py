@@ -14,7 +14,7 @@ from torch import Tensor
 from .badge import kmeans_pp
 from .context import SelectionContext
 
-KMEANS_ITERS = 10      # Lloyd iterations at most (each costs N * budget * D)
+KMEANS_ITERS = 5       # Lloyd iterations at most (each costs N * budget * D)
 _BLOCK_ELEMS = 1 << 22
 
 
