@@ -79,6 +79,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
                 path.unlink()
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+        for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a process killed mid-write
+            stale.unlink(missing_ok=True)
     finally:
         if tmp.exists():
             tmp.unlink()

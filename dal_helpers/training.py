@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import DatasetInfo, augment, normalize
+from .data import DatasetInfo, augment
 from .inference import accuracy, autocast, predict, prepare_model
 
 # Augmenting the epoch's images in chunks bounds the temporary int64 index tensors of the gather.
@@ -264,8 +264,9 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     and, through a seed drawn from it, dropout and shake-shake noise). info: normalisation and whether
     horizontal flips keep labels. device: where to train (default: x's device); x and y are moved
     there once. use_dss: GRAD-MATCH subsets this call (default cfg.dss; the loop turns it off on
-    full-training rounds). Raises FloatingPointError naming the epoch and learning rate when the loss
-    becomes NaN or infinite."""
+    full-training rounds). Runs at most cfg.max_epochs epochs (the paper's toolkit stops one earlier,
+    at max_epochs - 1). Raises FloatingPointError naming the epoch and learning rate when the loss
+    becomes NaN or infinite (checked once per epoch, so the hot path never waits on the device)."""
     device = torch.device(device) if device is not None else x.device
     t0 = time.perf_counter()
     stats = TrainStats(n_train=len(y), dss=bool(cfg.dss if use_dss is None else use_dss))
@@ -278,6 +279,9 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     y = y.to(device)
     opt, sched = make_optimizer(model, cfg)
     use_dss = stats.dss
+    # Built once: a per-batch torch.tensor(...) on CUDA would be a blocking host-to-device copy.
+    mean = torch.tensor(info.mean, device=device, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(info.std, device=device, dtype=torch.float32).view(1, -1, 1, 1)
 
     # Dropout and shake-shake draw from torch's global generator; seed it from `gen` inside a fork so
     # the round is reproducible and the caller's global RNG state is left as it was.
@@ -309,7 +313,7 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
             loss_sum = torch.zeros((), dtype=torch.float32, device=device)
             model.train()
             for s, t in batch_bounds(m, cfg.batch_size):
-                xb = normalize(xa[s:t], info)
+                xb = (xa[s:t].float() / 255.0 - mean) / std   # data.normalize, constants made once
                 if device.type == "cuda":
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 yb = ya[s:t]

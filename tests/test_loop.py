@@ -198,6 +198,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(sp, tmp_path, kill_at):
     uninterrupted = run_active_learning(cfg, sp, progress=False)
     _assert_same_rows(resumed, uninterrupted)
     _assert_same_rows(results.load_results(rs), uninterrupted)
+    assert not [p.name for p in Path(ck).rglob("*") if ".tmp-" in p.name]   # no half-written files left
 
 
 def test_damaged_latest_checkpoint_falls_back_and_loses_nothing(sp, tmp_path):
