@@ -208,14 +208,12 @@ def paper_vs_ours(rows: Iterable[Mapping[str, Any]]):
 # --------------------------------------------------------------------------------------------------
 
 def add_label(df, columns: Sequence[str], name: str = "variant", rename: Mapping[str, str] | None = None):
-    """A copy of df with a `name` column joining the values of `columns` ("sgd / swa=True"), or the
-    names given by `rename` (a mapping from that joined text to a short name)."""
+    """A copy of df with a `name` column joining the values of `columns` as metrics.make_label does
+    ("entropy / reset=True"), or the short names given by `rename` (joined text -> name)."""
+    from . import metrics
+
     out = df.copy()
-    parts = [out[c].astype(str) if len(columns) == 1 else c + "=" + out[c].astype(str) for c in columns]
-    joined = parts[0]
-    for p in parts[1:]:
-        joined = joined + " / " + p
-    out[name] = joined.map(lambda v: (rename or {}).get(v, v))
+    out[name] = metrics.make_label(out, list(columns)).astype(str).map(lambda v: (rename or {}).get(v, v))
     return out
 
 
@@ -284,10 +282,15 @@ def summary_table(df, by: str | Sequence[str] = "strategy", baseline: str = "ran
 def overview(df, by: str | Sequence[str] = "strategy", baseline: str = "random", caption: str = "",
              is_headline: bool = True):
     """The four-panel summary figure (accuracy, labeling efficiency, relative accuracy, penalty matrix)
-    shown as the section's headline, then the summary table. Returns the table."""
+    shown as the section's headline, then the summary table. Returns the table. When the baseline is
+    not among the labels (e.g. a run without random), the first label in sorted order stands in."""
     from IPython.display import display
 
-    from . import plots
+    from . import metrics, plots
+
+    labels = sorted(map(str, set(metrics.make_label(df, by))))
+    if baseline not in labels:
+        baseline = labels[0]
 
     fig = plots.plot_summary(df, baseline=baseline, by=by)
     if is_headline:
@@ -391,17 +394,17 @@ def augmentation_claims(df) -> list[dict[str, Any]]:
     return rows
 
 
-OPTIMIZER_VARIANTS = {"sgd / swa=False / model=resnet18": "SGD", "adam / swa=False / model=resnet18": "Adam",
-                      "sgd / swa=True / model=resnet18": "SWA", "sgd / swa=False / model=resnet18_shakeshake": "SS",
-                      "sgd / swa=True / model=resnet18_shakeshake": "SWA+SS"}
+def _optimizer_variant(row) -> str:
+    parts = ["Adam" if row["optimizer"] == "adam" else ""]
+    parts.append("SWA" if bool(row["swa"]) else "")
+    parts.append("SS" if "shakeshake" in str(row["model"]) else "")
+    return "+".join(p for p in parts if p) or "SGD"
 
 
 def optimizer_variants(df):
-    """df with a `variant` column: SGD, Adam, SWA, SS, SWA+SS (other models keep their knob text)."""
-    out = add_label(df, ["optimizer", "swa", "model"], "variant")
-    short = {k.replace("resnet18", str(m)): v for m in df["model"].unique() for k, v in OPTIMIZER_VARIANTS.items()
-             if "shakeshake" not in k or "shakeshake" in str(m)}
-    out["variant"] = out["variant"].map(lambda v: short.get(v, OPTIMIZER_VARIANTS.get(v, v)))
+    """df with a `variant` column named as in the paper's Table 6: SGD, Adam, SWA, SS, SWA+SS."""
+    out = df.copy()
+    out["variant"] = out.apply(_optimizer_variant, axis=1) if len(out) else []
     return out
 
 

@@ -198,3 +198,35 @@ def test_section_claims_on_hand_made_tables():
     assert claims[1]["ours"] is True and claims[2]["ours"] is True
     judged = nbh.paper_vs_ours(claims)
     assert judged["verdict"].tolist() == ["differs", "agrees", "agrees"]    # 2.0 vs 4.5 +/- 0.3
+
+
+@pytest.mark.slow
+def test_smoke_grid_of_baselines_on_dask(tmp_path):
+    """The 01 smoke grid (2 strategies x 2 seeds) on a Dask LocalCluster reached through its scheduler
+    address (the remote-cluster code path), then again with --workers 2: nothing new runs. The report
+    shows the summary figure (accuracy, efficiency, penalty matrix) and the verdicts."""
+    from dask.distributed import LocalCluster
+
+    from dal_helpers import grid, report
+
+    nb = ROOT / "notebooks" / "01_baselines.ipynb"
+    spec = ROOT / "ci" / "smoke" / "grid_01_baselines.yaml"
+    out = tmp_path / "runs" / "smoke_01"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        first = grid.run_grid(nb, spec, out=out, scheduler=cluster.scheduler_address, log=None)
+    assert len(first["ran"]) == 4 and first["failed"] == [], first["failed"]
+    assert len(list((out / "results").rglob("*.jsonl"))) == 4
+    summary = report.summarize(first["report"])
+    assert summary.status == "ok" and summary.headline_png and summary.verdicts
+    page = Path(first["index"]).read_text()
+    assert summary.headline_png in page and page.count('class="pill ok"') >= 5   # report + 4 cells
+    again = grid.run_grid(nb, spec, out=out, workers=2, report=False, log=None)
+    assert again["ran"] == [] and len(again["skipped"]) == 4
+
+
+def test_optimizer_variants_follow_table_6_names():
+    df = pd.DataFrame({"optimizer": ["sgd", "adam", "sgd", "sgd", "sgd"], "swa": [False, False, True, False, True],
+                       "model": ["resnet18", "resnet18", "resnet18", "resnet18_shakeshake", "resnet18_shakeshake"]})
+    assert nbh.optimizer_variants(df)["variant"].tolist() == ["SGD", "Adam", "SWA", "SS", "SWA+SS"]
+    labelled = nbh.add_label(df.assign(strategy="entropy"), ["strategy", "swa"], "setting")
+    assert labelled["setting"].tolist()[:3] == ["entropy / swa=False", "entropy / swa=False", "entropy / swa=True"]
