@@ -251,3 +251,32 @@ def test_progress_modes(capsys):
 def test_train_stats_defaults():
     s = TrainStats()
     assert s.epochs == 0 and s.history == []
+
+
+def test_rapl_reading_and_wraparound(tmp_path):
+    from dal_helpers.energy import rapl_delta_j, read_rapl_uj
+
+    assert read_rapl_uj(tmp_path / "absent") is None
+    for name, e in (("intel-rapl:0", 1_000_000), ("intel-rapl:1", 5_000), ("intel-rapl:0:0", 7)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "energy_uj").write_text(f"{e}\n")
+        (d / "max_energy_range_uj").write_text("10000000\n")
+    start = read_rapl_uj(tmp_path)
+    assert start == [(1_000_000, 10_000_000), (5_000, 10_000_000)]   # packages only, not the sub-domain
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("3000000")   # +2 J
+    (tmp_path / "intel-rapl:1" / "energy_uj").write_text("1000")      # the counter wrapped past its range
+    # package 1: (1000 - 5000) + 10_000_000 = 9_996_000 uJ; total 2 J + 9.996 J.
+    assert rapl_delta_j(start, read_rapl_uj(tmp_path)) == pytest.approx(11.996)
+    assert rapl_delta_j(None, start) is None
+
+
+def test_meter_on_cpu_times_the_block_and_reports_missing_energy_as_nan():
+    import time as _time
+
+    from dal_helpers.energy import Meter
+
+    with Meter("cpu") as m:
+        _time.sleep(0.02)
+    assert m.seconds >= 0.02 and m.gpu_j is None
+    assert (m.cpu_j is None and math.isnan(m.joules)) or m.joules == m.cpu_j
