@@ -93,22 +93,16 @@ def batchbald_greedy(mc_probs: Tensor, budget: int, gen: torch.Generator, n_conf
         if not sampled:
             # switch to sampling: draw configurations from the exact joint, then extend them
             probs = log_cfg.exp().mean(0)
-            rows = torch.multinomial(probs.float().cpu(), n_configs, replacement=True, generator=_cpu(gen))
+            rows = torch.multinomial(probs.float().to(gen.device), n_configs, replacement=True, generator=gen)
             log_cfg = log_cfg[:, rows.to(dev)]
             sampled = True
         # y_j | configuration m: posterior over samples k times p_k(y_j)
         w = (log_cfg - log_cfg.max(0).values).exp()              # (K, M)
         cond_y = (w.T @ p[:, j, :]).clamp_min(0)                 # (M, C)
-        y = torch.multinomial((cond_y / cond_y.sum(1, keepdim=True)).float().cpu(), 1,
-                              generator=_cpu(gen)).squeeze(1).to(dev)
+        y = torch.multinomial((cond_y / cond_y.sum(1, keepdim=True)).float().to(gen.device), 1,
+                              generator=gen).squeeze(1).to(dev)
         log_cfg = log_cfg + logp[:, j, :][:, y]
     return torch.tensor(picks, dtype=torch.int64, device=dev)
-
-
-def _cpu(gen: torch.Generator) -> torch.Generator:
-    if gen.device.type != "cpu":
-        raise ValueError(f"BatchBALD samples configurations with a CPU generator; got one on {gen.device}")
-    return gen
 
 
 def _mc(ctx: SelectionContext, gen: torch.Generator, name: str) -> Tensor:

@@ -39,7 +39,9 @@ def fixed_dropout_masks(model: nn.Module, gen: torch.Generator, device: torch.de
     def hook(module, inputs, output):
         x = inputs[0]
         key = id(module)
-        shape = tuple(x.shape[1:])
+        # Dropout2d/3d drop whole channels: one draw per channel, broadcast over the spatial dims
+        spatial = isinstance(module, (nn.Dropout2d, nn.Dropout3d))
+        shape = (x.shape[1],) + (1,) * (x.dim() - 2) if spatial else tuple(x.shape[1:])
         m = masks.get(key)
         if m is None or tuple(m.shape) != shape:
             keep = 1.0 - module.p

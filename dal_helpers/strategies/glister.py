@@ -9,9 +9,11 @@ then moves the head, theta <- theta - eta g_j, which changes only the validation
     z_v <- z_v - eta a_j (htilde_j . htilde_v).
 No model weights are touched. When the validation split is smaller than D + 1, the kernel
 K = Htilde_pool Htilde_val^T (N x V, computed once) replaces the D-dimensional products, so a step costs
-O(N V C) instead of O(N D C). Without a regulariser (or with "random") the argmax is searched in blocks
-of points sorted by gradient norm ||a_j|| ||htilde_j||, stopping once the best gain exceeds
-sigma_max(G) ||a_j|| ||htilde_j|| (Cauchy-Schwarz), an upper bound of every gain not yet computed.
+O(N V C) instead of O(N D C). Without a regulariser (or with "random") most gains are never recomputed: a gain
+computed at an earlier step can have grown by at most ||a_j|| ||x_j|| ||M_now - M_then||_2 (x_j the
+kernel row or htilde_j, M the matrix that changed), so stale gains plus that bound are upper bounds,
+and only the points whose bound reaches the top are refreshed (see _StaleGains). The look-ahead step
+eta is small, so M drifts slowly and the bounds stay tight; the picks equal those of the full search.
 
 The validation split is `splits.x_val` (cfg.n_validation points carved from the training pool, never the
 test set); without one the labeled set stands in, as in the original toolkit. Regularisers
@@ -82,15 +84,12 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
             cover = torch.zeros(len(ground), device=dev)
     bounded = prune and regularizer in (None, "random")
     if bounded:
-        order = torch.sort(a.norm(dim=1) * ht.norm(dim=1), descending=True, stable=True).indices
-        src_s = (kern if use_kernel else ht)[order]
-        a_s = a[order]
-        u_s = (a_s.norm(dim=1) * ht[order].norm(dim=1)).tolist()
+        search = _StaleGains(a, kern if use_kernel else ht)
     for _ in range(n_greedy):
         r = torch.softmax(z, 1)
         r[torch.arange(n_val, device=dev), y] -= 1.0
         if bounded:
-            j = _bounded_argmax(r, vt, src_s, a_s, u_s, order, taken, use_kernel)
+            j = search.argmax(r.T if use_kernel else r.T @ vt, taken)
         elif use_kernel:
             gains = (a * (kern @ r)).sum(1)
         else:
@@ -122,31 +121,50 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
     return torch.tensor(picks, dtype=torch.int64, device=dev)
 
 
-_BLOCK = 2048
-_SLACK = 1e-4
+_BATCH = 256          # gains refreshed together while searching for the argmax
+_SLACK = 1e-5         # relative margin on the bounds for fp32 rounding
 
 
-def _bounded_argmax(r: Tensor, vt: Tensor, src_s: Tensor, a_s: Tensor, u_s: list[float], order: Tensor,
-                    taken: Tensor, use_kernel: bool) -> int:
-    """argmax_j of a_j^T G htilde_j over untaken j, visiting points by decreasing ||a_j|| ||htilde_j||
-    and stopping once the best gain beats sigma_max(G) ||a_j|| ||htilde_j||, an upper bound of every
-    gain not yet computed (Cauchy-Schwarz). Returns the position in the original pool order."""
-    grad = r.T @ vt                                            # (C, D+1)
-    sigma = float(torch.linalg.matrix_norm(grad, ord=2))
-    best, best_j = float("-inf"), -1
-    n = src_s.shape[0]
-    for s in range(0, n, _BLOCK):
-        if best > sigma * u_s[s] * (1 + _SLACK) + 1e-30:
-            break
-        blk = src_s[s:s + _BLOCK]
-        g = (a_s[s:s + _BLOCK] * (blk @ r if use_kernel else blk @ grad.T)).sum(1)
-        idx = order[s:s + _BLOCK]
-        g = torch.where(taken[idx], torch.tensor(float("-inf"), device=g.device), g)
-        k = int(torch.argmax(g))
-        gk, jk = float(g[k]), int(idx[k])
-        if gk > best or (gk == best and jk < best_j):
-            best, best_j = gk, jk
-    return best_j
+class _StaleGains:
+    """Exact argmax of gain_j = a_j^T M x_j over the untaken pool without computing most gains.
+
+    Gains computed at an earlier step s stay valid up to |a_j^T (M_t - M_s) x_j| <=
+    ||a_j|| ||x_j|| ||M_t - M_s||_2, so stale + that bound is an upper bound of every current gain.
+    Points are refreshed `_BATCH` at a time, largest bound first, until the largest bound belongs to
+    a refreshed point; all gains are recomputed once a quarter of the pool has been refreshed since
+    the last full pass. x_j is htilde_j with M = G, or the kernel row k_j with M = R^T."""
+
+    def __init__(self, a: Tensor, x: Tensor) -> None:
+        self.a, self.x = a, x
+        self.w = a.norm(dim=1) * x.norm(dim=1)
+        self.stale: Tensor | None = None
+        self.m_s: Tensor | None = None
+        self.evals = 0
+
+    def gains(self, idx: Tensor | None, m: Tensor) -> Tensor:
+        if idx is None:
+            return (self.a * (self.x @ m.T)).sum(1)
+        return (self.a[idx] * (self.x[idx] @ m.T)).sum(1)
+
+    def argmax(self, m: Tensor, taken: Tensor) -> int:
+        n = self.a.shape[0]
+        neg_inf = torch.tensor(float("-inf"), device=m.device)
+        if self.stale is None or self.evals > n // 4:
+            self.stale, self.m_s, self.evals = self.gains(None, m), m.clone(), 0
+            return int(torch.argmax(torch.where(taken, neg_inf, self.stale)))
+        delta = float(torch.linalg.matrix_norm(m - self.m_s, ord=2))
+        ub = self.stale + self.w * delta * (1 + _SLACK) + _SLACK * self.stale.abs()
+        ub = torch.where(taken, neg_inf, ub)
+        fresh = torch.zeros(n, dtype=torch.bool, device=m.device)
+        while True:
+            i = int(torch.argmax(ub))
+            if bool(fresh[i]):
+                return i
+            vals, cand = torch.where(fresh, neg_inf, ub).topk(min(_BATCH, n))
+            cand = cand[vals > neg_inf]
+            ub[cand] = self.gains(cand, m)
+            fresh[cand] = True
+            self.evals += len(cand)
 
 
 def glister_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
