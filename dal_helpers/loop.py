@@ -131,8 +131,8 @@ def _config_diff(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
 
 
 def checkpoint_path(checkpoint_dir: str | os.PathLike, cfg: RunConfig) -> Path:
-    """`<checkpoint_dir>/<experiment>/<run_id>.pt`."""
-    return Path(checkpoint_dir) / cfg.experiment / f"{cfg.run_id}.pt"
+    """`<checkpoint_dir>/<experiment>/<run_id>.pt` (long ids shortened by `results.file_stem`)."""
+    return Path(checkpoint_dir) / cfg.experiment / f"{res.file_stem(cfg.run_id)}.pt"
 
 
 def _state_dict_cpu(model: torch.nn.Module) -> dict[str, Tensor]:

@@ -18,9 +18,21 @@ from typing import Any, Iterable
 import pandas as pd
 
 
+MAX_STEM = 160  # file names stay well under the 255-byte limit, with room for ".pt.prev" and temp suffixes
+
+
+def file_stem(run_id: str) -> str:
+    """The file name stem of a run: its run_id, or, when longer than MAX_STEM characters, a prefix of
+    it followed by a hash of the whole id (so distinct ids keep distinct files)."""
+    if len(run_id) <= MAX_STEM:
+        return run_id
+    import hashlib
+    return f"{run_id[:MAX_STEM - 17]}_{hashlib.sha1(run_id.encode()).hexdigest()[:16]}"
+
+
 def results_path(results_dir: str | os.PathLike, experiment: str, run_id: str) -> Path:
-    """`<results_dir>/<experiment>/<run_id>.jsonl`."""
-    return Path(results_dir) / experiment / f"{run_id}.jsonl"
+    """`<results_dir>/<experiment>/<run_id>.jsonl` (long ids shortened by `file_stem`)."""
+    return Path(results_dir) / experiment / f"{file_stem(run_id)}.jsonl"
 
 
 def _line(row: dict[str, Any]) -> str:

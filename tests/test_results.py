@@ -57,3 +57,12 @@ def test_load_results_from_folder_glob_and_list(tmp_path):
     assert len(res.load_results([a, b, a])) == 3   # a file listed twice is read once
     with pytest.raises(FileNotFoundError, match="nothing|no results"):
         res.load_results(str(tmp_path / "none" / "*.jsonl"))
+
+
+def test_long_run_ids_get_short_distinct_file_names(tmp_path):
+    a, b = "x" * 300 + "_lr=0.1", "x" * 300 + "_lr=0.2"
+    pa, pb = res.results_path(tmp_path, "e", a), res.results_path(tmp_path, "e", b)
+    assert pa != pb and len(pa.name) <= res.MAX_STEM + len(".jsonl")
+    assert res.results_path(tmp_path, "e", "random_s0").name == "random_s0.jsonl"
+    res.append_row(pa, {"run_id": a})
+    assert res.read_rows(pa) == [{"run_id": a}]
