@@ -66,7 +66,7 @@ def test_summary_reads_title_status_headline_and_verdicts(runs):
     # [1.8 - 0.1, 2.0 + 0.1] -> differs; None -> not measured.
     assert [(r["claim"], r["verdict"]) for r in s.verdicts] == [
         ("entropy beats random", "agrees"), ("efficiency at the end", "differs"), ("penalty cell", "not measured")]
-    assert s.verdicts[1]["paper"] == "1.8–2.0" and s.verdicts[1]["ours"] == "1.2"
+    assert s.verdicts[1]["paper"] == "1.8–2.0" and s.verdicts[1]["ours"] == "1.2" and s.verdicts[2]["ours"] == "-"
 
 
 def test_summary_of_failed_and_unexecuted_notebooks(runs):
