@@ -88,17 +88,20 @@ def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bo
             m = torch.where(closer, d, m)
             assign = torch.where(closer, t, assign)
             continue
-        # (2) needs the distance from c to every centre so far: t * (C + D) work
-        prev = centres[:t + 1]
-        dcc = badge_sq_dists(a[prev], h[prev], a[c], h[c])
         lim = m * (1.0 + _SLACK)
-        keep = (~chosen) & ((gn - gn[c]).square() < lim) & (dcc[assign] < 4.0 * lim)
-        idx = keep.nonzero().squeeze(1)
+        idx = ((~chosen) & ((gn - gn[c]).square() < lim)).nonzero().squeeze(1)       # (1)
         if idx.numel() == 0:
             continue
         ac = a[idx] @ a[c]
-        lb = g2[idx] + g2[c] - 2.0 * ac.abs() * nh[idx] * nh[c]       # (3)
-        idx, ac = idx[lb < lim[idx]], ac[lb < lim[idx]]
+        near = g2[idx] + g2[c] - 2.0 * ac.abs() * nh[idx] * nh[c] < lim[idx]          # (3)
+        idx, ac = idx[near], ac[near]
+        if idx.numel() == 0:
+            continue
+        # (2) needs the distance from c to the centres of the survivors only
+        owners, inv = torch.unique(assign[idx], return_inverse=True)
+        cpos = centres[owners]
+        near = badge_sq_dists(a[cpos], h[cpos], a[c], h[c])[inv] < 4.0 * lim[idx]
+        idx, ac = idx[near], ac[near]
         if idx.numel() == 0:
             continue
         d = (g2[idx] + g2[c] - 2.0 * ac * (h[idx] @ h[c])).clamp_min(0.0)

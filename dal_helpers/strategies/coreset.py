@@ -78,19 +78,30 @@ def kcenter_greedy(pool: Tensor, labeled: Tensor, budget: int, lazy: bool = True
         return picks
 
     seen = torch.full((n,), t, dtype=torch.int64, device=dev)  # picks already folded into m[i]
+    pn = sq_norms(pool)
+    # picked rows copied into one contiguous block, so a refresh reads a slice instead of a gather
+    picked_x = torch.empty(budget, pool.shape[1], device=dev)
+    picked_n = torch.empty(budget, device=dev)
+    if t:
+        picked_x[0], picked_n[0] = pool[picks[0]], pn[picks[0]]
     while t < budget:
         i = int(torch.argmax(m))
         if int(seen[i]) == t:
             # m[i] is exact and every other m is an upper bound: i is the farthest point
             picks[t] = i
+            picked_x[t], picked_n[t] = pool[i], pn[i]
             m[i] = -1.0
             t += 1
             continue
         vals, cand = torch.where(seen < t, m, -1.0).topk(min(batch, n))
         cand = cand[vals >= 0]
-        lo = int(seen[cand].min())
-        # re-measuring a pick a point has already seen is harmless (min is idempotent)
-        m[cand] = torch.minimum(m[cand], min_sq_dists(pool[cand], pool[picks[lo:t]]))
+        # candidates that last looked at the same pick are refreshed together, each group against
+        # only the picks it has not seen, so one long-stale point does not slow down the others
+        since = seen[cand]
+        for lo in torch.unique(since).tolist():
+            grp = cand[since == lo]
+            d = pn[grp][:, None] + picked_n[None, lo:t] - 2.0 * (pool[grp] @ picked_x[lo:t].T)
+            m[grp] = torch.minimum(m[grp], d.min(1).values.clamp_min(0.0))
         seen[cand] = t
     return picks
 

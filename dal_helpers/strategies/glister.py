@@ -12,8 +12,9 @@ K = Htilde_pool Htilde_val^T (N x V, computed once) replaces the D-dimensional p
 O(N V C) instead of O(N D C). Without a regulariser (or with "random") most gains are never recomputed: a gain
 computed at an earlier step can have grown by at most ||a_j|| ||x_j|| ||M_now - M_then||_2 (x_j the
 kernel row or htilde_j, M the matrix that changed), so stale gains plus that bound are upper bounds,
-and only the points whose bound reaches the top are refreshed (see _StaleGains). The look-ahead step
-eta is small, so M drifts slowly and the bounds stay tight; the picks equal those of the full search.
+and only the points whose bound reaches the top are refreshed (see _StaleGains). The picks equal those
+of the full search; the saving depends on how far M drifts per step (about 25% on bench/selection.py's
+synthetic data, where a full pass is still needed every few steps).
 
 The validation split is `splits.x_val` (cfg.n_validation points carved from the training pool, never the
 test set); without one the labeled set stands in, as in the original toolkit. Regularisers
