@@ -4,7 +4,9 @@ SWA and GRAD-MATCH subsets, over whole uint8 tensors on the device.
 `train(model, x, y, cfg, gen, info=...)` runs the paper's recipe (Sec. 4, App. A): SGD (momentum 0.9,
 weight decay 5e-4, cosine annealing with T_max = max_epochs) or Adam (betas 0.9/0.999, no weight decay);
 it stops when the training accuracy reaches `cfg.train_acc_cutoff`, after `cfg.max_epochs` epochs, or
-when the training accuracy has not improved for `cfg.patience` epochs. The hot path is a bare
+when the training accuracy has not improved for `cfg.patience` epochs (`saturated`: by default the
+paper's toolkit's reading, no epoch in the last `patience` beating an earlier one of that window by
+`cfg.min_improvement`; `cfg.patience_rule="best"` for "no new best for `patience` epochs"). The hot path is a bare
 forward/backward/step loop: one `randperm` per epoch from the run's generator, the epoch's images
 gathered and augmented (random crop from 4-pixel padding, horizontal flip where the data set allows)
 as a few batched tensor ops, normalisation per mini-batch, accuracy and loss accumulated on the device
@@ -255,6 +257,27 @@ def _seed_from(gen: torch.Generator) -> int:
     return int(torch.randint(0, 2**62, (1,), generator=gen))
 
 
+def saturated(history: list[float], patience: int, min_improvement: float = 0.001, rule: str = "window") -> bool:
+    """Has the training accuracy stopped improving? history: per-epoch accuracies, oldest first.
+
+    rule="window" (default; the paper's toolkit): the last `patience` accuracies hold no pair i < j with
+    acc[j] - acc[i] >= min_improvement, i.e. nothing in the window improved on anything before it. With
+    the noisy running accuracy of dropout and augmentation this fires only on a real plateau.
+    rule="best": none of the last `patience` epochs set a new best (by more than 0) over all earlier ones."""
+    if len(history) < patience or (rule == "best" and len(history) <= patience):
+        return False
+    if rule == "best":
+        return max(history[-patience:]) <= max(history[:-patience])
+    if rule != "window":
+        raise ValueError(f"rule={rule!r} is invalid; allowed: window, best")
+    lowest = math.inf
+    for acc in history[-patience:]:
+        if acc - lowest >= min_improvement:
+            return False
+        lowest = min(lowest, acc)
+    return True
+
+
 def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, info: DatasetInfo,
           device: torch.device | str | None = None, use_dss: bool | None = None,
           progress: bool | str = False, desc: str = "train") -> TrainStats:
@@ -290,7 +313,6 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     bar = progress_bar(cfg.max_epochs, desc, progress)
     swa_model = swa_sched = None
     sub_idx = sub_w = None
-    best, since_best = -1.0, 0
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(_seed_from(gen))
         for epoch in range(cfg.max_epochs):
@@ -361,13 +383,9 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
             if acc >= cfg.train_acc_cutoff:
                 stats.stop = "cutoff"
                 break
-            if acc > best:
-                best, since_best = acc, 0
-            else:
-                since_best += 1
-                if since_best >= cfg.patience:
-                    stats.stop = "patience"
-                    break
+            if saturated(stats.history, cfg.patience, cfg.min_improvement, cfg.patience_rule):
+                stats.stop = "patience"
+                break
         else:
             stats.stop = "max_epochs"
         if swa_model is not None:

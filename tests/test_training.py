@@ -96,11 +96,32 @@ def test_stopping_rule_cutoff_max_epochs_patience(small):
     s = train(_model(), x, y, RunConfig(max_epochs=3, train_acc_cutoff=1.0, patience=100, lr=1e-6),
               torch.Generator().manual_seed(0), info=info)
     assert s.stop == "max_epochs" and s.epochs == 3
-    # A learning rate too small to change any prediction: accuracy is flat, so epoch 1 sets the best
-    # and `patience` = 2 further epochs without improvement stop training at epoch 3.
-    s = train(_model(), x, y, RunConfig(augment=False, max_epochs=50, patience=2, lr=1e-12, train_acc_cutoff=1.0),
-              torch.Generator().manual_seed(0), info=info)
+    # A learning rate too small to change any prediction: accuracy is flat. The window rule (default)
+    # fires once the window holds `patience` = 2 equal accuracies (epoch 2); the "best" rule needs
+    # epoch 1 to set the best and 2 further epochs without a better one (epoch 3).
+    flat = dict(augment=False, max_epochs=50, patience=2, lr=1e-12, train_acc_cutoff=1.0)
+    s = train(_model(), x, y, RunConfig(**flat), torch.Generator().manual_seed(0), info=info)
+    assert s.stop == "patience" and s.epochs == 2
+    s = train(_model(), x, y, RunConfig(**flat, patience_rule="best"), torch.Generator().manual_seed(0), info=info)
     assert s.stop == "patience" and s.epochs == 3
+
+
+@pytest.mark.parametrize("history,patience,rule,expected", [
+    # window: every later value must stay below (earliest-so-far minimum + 0.001)
+    ([0.5, 0.6, 0.6, 0.6], 3, "window", True),          # window [0.6, 0.6, 0.6]: no gain
+    ([0.5, 0.6, 0.59, 0.5905], 3, "window", True),      # window [0.6, 0.59, 0.5905]: gains -0.01, +0.0005 < 0.001
+    ([0.5, 0.6, 0.59, 0.5915], 3, "window", False),     # 0.5915 - 0.59 = 0.0015 >= 0.001: an improvement
+    ([0.9, 0.8, 0.85, 0.7], 3, "window", False),        # 0.85 - 0.8 = 0.05 inside the window
+    ([0.9, 0.8, 0.7, 0.6], 3, "window", True),          # strictly falling: nothing improves
+    ([0.6, 0.6], 3, "window", False),                   # fewer epochs than the window
+    # best: no new best in the last `patience` epochs
+    ([0.9, 0.8, 0.85, 0.7], 3, "best", True),           # 0.9 from epoch 1 is never beaten
+    ([0.5, 0.8, 0.85, 0.7], 3, "best", False),          # 0.85 > 0.5
+    ([0.9, 0.8, 0.85], 3, "best", False),               # needs patience + 1 epochs
+])
+def test_saturated_rules(history, patience, rule, expected):
+    from dal_helpers.training import saturated
+    assert saturated(history, patience, 0.001, rule) is expected
 
 
 def test_eval_mode_accuracy_is_the_eval_accuracy_after_the_last_epoch(small):
