@@ -94,15 +94,16 @@ def render_html(nb_path: str | os.PathLike, html_path: str | os.PathLike, hide_c
 
 
 def find_notebooks(runs_dir: str | os.PathLike) -> tuple[list[Path], list[Path]]:
-    """(section notebooks, grid-cell notebooks) under runs_dir, sorted; cell notebooks are those in a
-    `cells/<cell_id>/` folder written by dal-grid."""
+    """(section notebooks, grid-cell notebooks) under runs_dir; cell notebooks are those in a
+    `cells/<cell_id>/` folder written by dal-grid. Sections are sorted by file name (00_quickstart
+    first, wherever it was run), cells by path."""
     runs_dir = Path(runs_dir)
     sections, cells = [], []
     for p in sorted(runs_dir.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in p.parts:
             continue
         (cells if len(p.parts) >= 3 and p.parts[-3] == "cells" else sections).append(p)
-    return sections, cells
+    return sorted(sections, key=lambda p: (p.name, str(p))), cells
 
 
 # --------------------------------------------------------------------------------------------------

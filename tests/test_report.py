@@ -78,7 +78,8 @@ def test_summary_of_failed_and_unexecuted_notebooks(runs):
 
 def test_find_notebooks_separates_grid_cells(runs):
     sections, cells = report.find_notebooks(runs)
-    assert [p.relative_to(runs).as_posix() for p in sections] == ["other/unrun.ipynb", "sec/section.ipynb"]
+    # Sections by file name, wherever they live: section.ipynb before unrun.ipynb.
+    assert [p.relative_to(runs).as_posix() for p in sections] == ["sec/section.ipynb", "other/unrun.ipynb"]
     assert [p.relative_to(runs).as_posix() for p in cells] == ["sec/cells/seeds=0_abc/bad.ipynb"]
 
 
