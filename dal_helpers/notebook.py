@@ -1,10 +1,13 @@
 """Small helpers the notebooks call, so that each notebook cell stays a few lines long.
 
-Setup (`in_colab`, `colab_setup`, `resolve_dirs`), turning a notebook's parameters into RunConfigs
-(`make_configs`), running or only loading an experiment (`run_or_load`), and publishing what the HTML
-report shows on its index page: the section's headline figure (`headline`) and its "paper vs ours"
-verdicts (`paper_vs_ours`). The last two write display outputs that carry `dal_helpers`
-metadata; `dal_helpers.report` reads them back from the executed notebook.
+Setup (`in_colab`, `colab_setup`, `resolve_dirs`); turning a notebook's parameters into RunConfigs
+(`make_configs`) and running or only loading an experiment (`run_or_load`); shared analysis over the
+results table (`overview`, `summary_table`, `end_efficiency`, `efficiency_by`, ...); one
+`<section>_claims(df)` per notebook that computes the "ours" side of its "paper vs ours" table from
+the paper's statements (PAPER.md); and what the HTML report shows on its index page: the section's
+headline figure (`headline`) and the judged verdicts (`paper_vs_ours`). The last two write display
+outputs that carry `dal_helpers` metadata; `dal_helpers.report` reads them back from the executed
+notebook. Accuracies are fractions in [0, 1] throughout.
 """
 from __future__ import annotations
 
@@ -305,13 +308,6 @@ def overview(df, by: str | Sequence[str] = "strategy", baseline: str = "random",
     table = summary_table(df, by, baseline)
     display(table)
     return table
-
-
-def fmt(value: float | None, unit: str = "", digits: int = 2, scale: float = 1.0) -> str:
-    """A number for a "paper vs ours" cell: "1.83×", "92.4 %", "-" for None/NaN."""
-    if value is None or value != value:
-        return "-"
-    return f"{value * scale:.{digits}f}{unit}"
 
 
 def contexts(df, keys: Sequence[str] = ("dataset", "model")) -> list[tuple[str, Any]]:
