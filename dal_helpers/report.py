@@ -180,7 +180,8 @@ def _card(s: NotebookSummary) -> str:
 def _cells_table(cells: list[NotebookSummary], runs_dir: Path) -> str:
     groups: dict[str, list[NotebookSummary]] = {}
     for s in cells:
-        groups.setdefault(str(s.path.parents[2].relative_to(runs_dir)) or ".", []).append(s)
+        rel = s.path.parents[2].relative_to(runs_dir).as_posix()
+        groups.setdefault(runs_dir.name if rel == "." else rel, []).append(s)
     out = []
     for grid, members in groups.items():
         n_ok = sum(m.status == "ok" for m in members)
