@@ -153,9 +153,9 @@ def synthetic_cases(quick: bool):
 
 def compare_cases():
     """Pruned / lazy cores against their plain versions, on the synthetic data, N = 10k, budget 1k."""
-    from dal_helpers.strategies import badge, coreset, fass
+    from dal_helpers.strategies import badge, coreset, fass, glister
     n, n_lab, d, c, budget = 10_000, 2_000, 512, 10, 1_000
-    probs, emb, lab, _, _ = synthetic(n, n_lab, d, c, torch.device("cpu"))
+    probs, emb, lab, val, _ = synthetic(n, n_lab, d, c, torch.device("cpu"))
     a = probs.clone()
     a[torch.arange(n), probs.argmax(1)] -= 1
     runs = [
@@ -166,6 +166,8 @@ def compare_cases():
         ("fass_fl_stored_fp32", lambda: fass.facility_location_greedy(emb[:5000], budget, store="float32")),
         ("fass_fl_stored_fp16", lambda: fass.facility_location_greedy(emb[:5000], budget, store="float16")),
         ("fass_fl_recomputed", lambda: fass.facility_location_greedy(emb[:5000], budget, store="none")),
+        ("glister_stale_bounds", lambda: glister.glister_greedy(a, emb, val[0], val[2], val[1], budget, 1e-3)),
+        ("glister_plain", lambda: glister.glister_greedy(a, emb, val[0], val[2], val[1], budget, 1e-3, prune=False)),
     ]
     results = {}
     for name, fn in runs:
@@ -178,7 +180,8 @@ def compare_cases():
         row = dict(variant=name, n=n, budget=budget, seconds=round(sec, 3), extra_rss_mb=round(peak_mb() - base, 1))
         print(json.dumps(row), flush=True)
     for fast, plain in (("badge_pruned", "badge_plain"), ("coreset_lazy", "coreset_plain"),
-                        ("fass_fl_stored_fp32", "fass_fl_recomputed"), ("fass_fl_stored_fp16", "fass_fl_stored_fp32")):
+                        ("fass_fl_stored_fp32", "fass_fl_recomputed"), ("fass_fl_stored_fp16", "fass_fl_stored_fp32"),
+                        ("glister_stale_bounds", "glister_plain")):
         same = torch.equal(results[fast], results[plain])
         overlap = len(set(results[fast].tolist()) & set(results[plain].tolist())) / budget
         print(json.dumps(dict(check=f"{fast} vs {plain}", identical=same, overlap=round(overlap, 4))), flush=True)
@@ -187,17 +190,15 @@ def compare_cases():
 def model_cases(args, device):
     from dal_helpers.data import load_dataset, load_mnist5k
     from dal_helpers.models import make_model
+    from dal_helpers.data import validation_split
     splits = load_mnist5k() if args.data_root is None else load_dataset("mnist", args.data_root, download=False)
-    n = splits.n_train
     gen = torch.Generator().manual_seed(0)
-    val = torch.randperm(n, generator=gen)[:500]
-    splits = Splits(splits.name, splits.x_train, splits.y_train, splits.x_test, splits.y_test, splits.classes,
-                    x_val=splits.x_train[val], y_val=splits.y_train[val])
+    splits = validation_split(splits, 500, gen)        # GLISTER's validation split, out of the pool
+    n = splits.n_train
     torch.manual_seed(0)  # model weights only
     model = make_model("mnist_net", 10, 1).to(device)
     lr = torch.full((n,), -1, dtype=torch.int64)
     lr[torch.randperm(n, generator=gen)[:300]] = 0
-    lr[val] = -1
     cfg = RunConfig(mc_samples=20, eval_batch_size=1024)
     names = ["random", "entropy", "margin", "least_confidence", "badge", "coreset", "fass", "glister", "kmeans",
              "bald", "batchbald", "adversarial_bim", "adversarial_deepfool", "vaal"]
