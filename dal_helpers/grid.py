@@ -216,7 +216,7 @@ def _run_dask(jobs: list[dict], on_result: Callable[[dict], None], workers: int,
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
     else:
         client = Client(scheduler)

@@ -212,7 +212,7 @@ def test_smoke_grid_of_baselines_on_dask(tmp_path):
     nb = ROOT / "notebooks" / "01_baselines.ipynb"
     spec = ROOT / "ci" / "smoke" / "grid_01_baselines.yaml"
     out = tmp_path / "runs" / "smoke_01"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         first = grid.run_grid(nb, spec, out=out, scheduler=cluster.scheduler_address, log=None)
     assert len(first["ran"]) == 4 and first["failed"] == [], first["failed"]
     assert len(list((out / "results").rglob("*.jsonl"))) == 4
