@@ -202,7 +202,8 @@ def paper_vs_ours(rows: Iterable[Mapping[str, Any]]):
                      + f"<td><span style='background:{colour};color:#fff;border-radius:9px;padding:1px 9px;"
                        f"font-weight:600'>{html.escape(str(r.get('verdict')))}</span></td>"
                      + f"<td style='text-align:left;color:#57606a'>{html.escape(str(r.get('note', '')))}</td></tr>")
-    page = ("<table><thead><tr><th>claim</th><th>paper</th><th>ours</th><th>verdict</th><th>note</th></tr>"
+    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in ("claim", "paper", "ours", "verdict", "note"))
+    page = (f"<table><thead><tr>{head}</tr>"
             "</thead><tbody>" + "".join(cells) + "</tbody></table>")
     _publish({"text/html": page, "text/plain": table.to_string(index=False)}, {"kind": "verdict", "rows": rows})
     return table
