@@ -325,12 +325,6 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
     return summary
 
 
-def _parse_value(text: str) -> Any:
-    import yaml
-
-    return yaml.safe_load(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dal-grid", description="Run a notebook over a parameter grid with papermill (locally or on Dask), "
@@ -360,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(path) as f:
             overrides.update(yaml.safe_load(f) or {})
     for name, value in args.parameter:
-        overrides[name] = _parse_value(value)
+        overrides[name] = yaml.safe_load(value)
     if args.dry_run:
         spec = load_grid(args.grid)
         for cell in expand_grid(spec, overrides):

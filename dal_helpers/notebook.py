@@ -213,13 +213,13 @@ def paper_vs_ours(rows: Iterable[Mapping[str, Any]]):
 # Analysis shared by the section notebooks (tables in, tables out; accuracies as fractions)
 # --------------------------------------------------------------------------------------------------
 
-def add_label(df, columns: Sequence[str], name: str = "variant", rename: Mapping[str, str] | None = None):
+def add_label(df, columns: Sequence[str], name: str = "variant"):
     """A copy of df with a `name` column joining the values of `columns` as metrics.make_label does
-    ("entropy / reset=True"), or the short names given by `rename` (joined text -> name)."""
+    ("entropy / reset=True"), so that one column can stand for several in `by=`."""
     from . import metrics
 
     out = df.copy()
-    out[name] = metrics.make_label(out, list(columns)).astype(str).map(lambda v: (rename or {}).get(v, v))
+    out[name] = metrics.make_label(out, list(columns)).astype(str)
     return out
 
 
