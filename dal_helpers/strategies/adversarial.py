@@ -26,53 +26,66 @@ BIM_MAX_ITER = 50
 
 def _deepfool_batch(model: nn.Module, x0: Tensor, max_iter: int, overshoot: float, n_candidates: int) -> Tensor:
     n = x0.shape[0]
+    dev = x0.device
     with torch.no_grad():
         logits0 = model(x0).float()
     n_cls = logits0.shape[1]
     cand = logits0.topk(min(n_candidates, n_cls), dim=1).indices       # (n, k); column 0 = prediction
     orig = cand[:, 0]
     r_tot = torch.zeros_like(x0)
-    active = torch.ones(n, dtype=torch.bool, device=x0.device)
-    rows = torch.arange(n, device=x0.device)
+    norms = torch.full((n,), float("inf"), device=dev)
+    act = torch.arange(n, device=dev)                                   # points not flipped yet
     for _ in range(max_iter):
-        x = (x0 + (1 + overshoot) * r_tot).detach().requires_grad_(True)
+        # only the points still unflipped go through the network again
+        x = (x0[act] + (1 + overshoot) * r_tot[act]).detach().requires_grad_(True)
         logits = model(x).float()
-        active = active & (logits.argmax(1) == orig)
-        if not bool(active.any()) or cand.shape[1] < 2:
+        flipped = logits.argmax(1) != orig[act]
+        done = act[flipped]
+        norms[done] = ((1 + overshoot) * r_tot[done]).flatten(1).norm(dim=1)
+        if bool(flipped.all()) or cand.shape[1] < 2:
+            act = act[~flipped]
             break
-        sel = logits.gather(1, cand)                                    # (n, k)
+        sel = logits.gather(1, cand[act])                               # (a, k)
         grads = []
         for j in range(cand.shape[1]):
             g, = torch.autograd.grad(sel[:, j].sum(), x, retain_graph=j < cand.shape[1] - 1)
             grads.append(g)
-        grads = torch.stack(grads, 1).flatten(2)                        # (n, k, P)
-        w = grads[:, 1:] - grads[:, :1]                                 # (n, k-1, P)
-        f = (sel[:, 1:] - sel[:, :1]).detach()                          # (n, k-1)
+        keep = ~flipped
+        grads = torch.stack(grads, 1).flatten(2)[keep]                  # (a', k, P)
+        w = grads[:, 1:] - grads[:, :1]                                 # (a', k-1, P)
+        f = (sel[:, 1:] - sel[:, :1]).detach()[keep]                    # (a', k-1)
         wn = w.norm(dim=2).clamp_min(1e-12)
         dist = f.abs() / wn
         best = dist.argmin(1)
+        rows = torch.arange(len(best), device=dev)
         step = ((dist[rows, best] + 1e-4) / wn[rows, best])[:, None] * w[rows, best]
-        r_tot = r_tot + torch.where(active[:, None], step, 0.0).view_as(x0)
-    norms = ((1 + overshoot) * r_tot).flatten(1).norm(dim=1)
-    return torch.where(active, torch.tensor(float("inf"), device=x0.device), norms)
+        act = act[keep]
+        r_tot[act] += step.view(-1, *x0.shape[1:])
+    return norms
 
 
 def _bim_batch(model: nn.Module, x0: Tensor, eps: float, max_iter: int) -> Tensor:
+    dev = x0.device
     with torch.no_grad():
         orig = model(x0).argmax(1)
     x = x0.clone()
-    active = torch.ones(len(x0), dtype=torch.bool, device=x0.device)
+    norms = torch.full((len(x0),), float("inf"), device=dev)
+    act = torch.arange(len(x0), device=dev)                             # points not flipped yet
     for _ in range(max_iter):
-        x = x.detach().requires_grad_(True)
-        logits = model(x).float()
-        active = active & (logits.argmax(1) == orig)
-        if not bool(active.any()):
+        xa = x[act].detach().requires_grad_(True)
+        logits = model(xa).float()
+        flipped = logits.argmax(1) != orig[act]
+        done = act[flipped]
+        norms[done] = (x[done] - x0[done]).flatten(1).norm(dim=1)
+        keep = ~flipped
+        if not bool(keep.any()):
             break
-        loss = nn.functional.cross_entropy(logits, orig, reduction="sum")
-        g, = torch.autograd.grad(loss, x)
-        x = x + eps * g.sign() * active.view(-1, *([1] * (x0.dim() - 1)))
-    norms = (x.detach() - x0).flatten(1).norm(dim=1)
-    return torch.where(active, torch.tensor(float("inf"), device=x0.device), norms)
+        # the loss of the unflipped points only; each point's gradient depends on its own input alone
+        loss = nn.functional.cross_entropy(logits[keep], orig[act][keep], reduction="sum")
+        g, = torch.autograd.grad(loss, xa)
+        act = act[keep]
+        x[act] = x[act] + eps * g[keep].sign()
+    return norms
 
 
 def _run(fn, model: nn.Module, x: Tensor, info: DatasetInfo, device: torch.device, batch_size: int,
