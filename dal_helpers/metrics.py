@@ -20,8 +20,8 @@ import torch
 from scipy import stats
 
 LABEL_SEP = " / "
-# Columns that make two runs incomparable at the same labeled-set size; a table that mixes their values
-# without naming them in `by` or `group` is refused rather than silently averaged.
+# Columns that make two runs incomparable at the same labeled-set size; a table where one (group, label)
+# spans several of their values is refused rather than silently averaged.
 CONTEXT_COLUMNS = ("dataset", "model")
 # Measurements and bookkeeping that legitimately differ between rows of the same run.
 _MEASURED = {"run_id", "round", "n_labeled", "test_acc", "train_acc", "epochs", "train_s", "select_s",
@@ -100,8 +100,10 @@ def _prepare(df: pd.DataFrame, by, group, x: str, needed: Sequence[str]) -> tupl
     keys = [*group_cols, lab]
     for col in CONTEXT_COLUMNS:
         if col in out.columns and col not in by_cols and col not in group_cols:
-            values = out[col].dropna().unique()
-            if len(values) > 1:
+            # a label that already determines the model (e.g. a `variant` column) averages nothing across it
+            spans = out.groupby(keys, sort=False, dropna=False)[col].nunique()
+            if len(spans) and spans.max() > 1:
+                values = out[col].dropna().unique()
                 raise ValueError(f"the table mixes {col} values {sorted(map(str, values))}; filter it "
                                  f"(df[df.{col} == ...]) or pass group={[*group_cols, col]!r}")
     dup = out.duplicated([*keys, "seed", x], keep=False)

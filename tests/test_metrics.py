@@ -149,6 +149,15 @@ def test_mixed_datasets_are_refused():
     assert len(m.mean_curves(df, group="dataset")) == 16      # 2 data sets x 2 strategies x 4 sizes
 
 
+def test_mixed_models_are_accepted_when_the_label_determines_the_model():
+    df = pd.concat([half_label_table().assign(variant=lambda d: d["strategy"] + " / SGD"),
+                    half_label_table().assign(model="shakeshake", variant=lambda d: d["strategy"] + " / SS")])
+    curves = m.mean_curves(df, by="variant")
+    assert len(curves) == 16                                   # 4 variants x 4 sizes, nothing averaged
+    with pytest.raises(ValueError, match="mixes model"):
+        m.mean_curves(df, by="strategy")                       # each strategy spans both models
+
+
 def test_rows_differing_in_an_unnamed_knob_are_refused():
     df = pd.concat([half_label_table().assign(optimizer="sgd"), half_label_table().assign(optimizer="adam")])
     with pytest.raises(ValueError, match=r"differ in \['optimizer'\]"):
