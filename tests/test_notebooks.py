@@ -230,3 +230,16 @@ def test_optimizer_variants_follow_table_6_names():
     assert nbh.optimizer_variants(df)["variant"].tolist() == ["SGD", "Adam", "SWA", "SS", "SWA+SS"]
     labelled = nbh.add_label(df.assign(strategy="entropy"), ["strategy", "swa"], "setting")
     assert labelled["setting"].tolist()[:3] == ["entropy / swa=False", "entropy / swa=False", "entropy / swa=True"]
+
+
+def test_top_efficiency_skips_random_and_nan():
+    # entropy reaches random's final 0.80 at 150 labels (2x); margin never does (NaN).
+    df = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7], "entropy": [0.7, 0.9, 0.95]})
+    assert nbh._top_efficiency(df) == pytest.approx(2.0)
+    only_nan = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7]})
+    assert nbh._top_efficiency(only_nan) is None          # not random's own 1.0, not NaN
+    both = pd.concat([only_nan.assign(augment=True), table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
+                      .assign(augment=False)])
+    row = nbh.augmentation_claims(both)[1]
+    assert row["ours"] is None
+    assert nbh.paper_vs_ours([row])["verdict"].tolist() == ["not measured"]
