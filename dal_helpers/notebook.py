@@ -599,13 +599,14 @@ def scalability_claims(df) -> list[dict[str, Any]]:
     dss = df[(df["dss"] == True) & (df["reset"] == True)]  # noqa: E712
     speed = loss = None
     if len(dss) and len(base):
-        every = int(dss["dss_full_every"].iloc[0])
-        sub_rounds = dss[dss["round"] % every != 0]
+        # the loop records which rounds trained on a subset (it also trains the last round in full)
+        subset = dss["dss_round"].fillna(False).astype(bool)
+        sub_rounds = dss[subset]
         full_same = base[base["round"].isin(sub_rounds["round"].unique())]
         if len(sub_rounds) and len(full_same) and sub_rounds["train_s"].mean() > 0:
             # mean seconds per (run, round) over the same rounds: full training / subset training
             speed = float(full_same["train_s"].mean() / sub_rounds["train_s"].mean())
-        full_rounds = dss[dss["round"] % every == 0]
+        full_rounds = dss[~subset & (dss["round"] > 0)]
         a = full_rounds.groupby(["strategy", "n_labeled"])["test_acc"].mean()
         b = base.groupby(["strategy", "n_labeled"])["test_acc"].mean()
         common = a.index.intersection(b.index)

@@ -243,3 +243,20 @@ def test_top_efficiency_skips_random_and_nan():
     row = nbh.augmentation_claims(both)[1]
     assert row["ours"] is None
     assert nbh.paper_vs_ours([row])["verdict"].tolist() == ["not measured"]
+
+
+def test_scalability_claims_use_the_recorded_subset_rounds():
+    # Rounds 0..3, full training every 2 rounds and at the last round: round 3 trains in full although
+    # 3 % 2 != 0, so only round 1 is a subset round.
+    rows = []
+    for dss, reset in ((False, True), (True, True)):
+        for r in range(4):
+            sub = dss and r == 1
+            rows.append({"experiment": "t", "run_id": f"entropy_{dss}", "dataset": "mnist5k", "model": "mnist_net",
+                         "strategy": "entropy", "seed": 0, "round": r, "n_labeled": 100 * (r + 1),
+                         "test_acc": 0.5 + 0.1 * r - (0.05 if sub else 0.0), "train_s": 1.0 if sub else 4.0,
+                         "select_s": 0.1, "eval_s": 0.1, "reset": reset, "dss": dss, "dss_full_every": 2,
+                         "dss_round": sub})
+    claims = {r["claim"].split(" (")[0]: r["ours"] for r in nbh.scalability_claims(pd.DataFrame(rows))}
+    assert claims["GRAD-MATCH"] == pytest.approx(4.0)                    # round 1: 4 s full vs 1 s subset
+    assert claims["GRAD-MATCH accuracy loss at full-training rounds"] == pytest.approx(0.0)   # rounds 2, 3
