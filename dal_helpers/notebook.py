@@ -693,16 +693,16 @@ def significance_claims(found: Mapping[str, Any]) -> list[dict[str, Any]]:
 def quickstart_claims(df) -> list[dict[str, Any]]:
     """The quickstart's indicative checks against the paper's MNIST numbers: an AL strategy beats random
     at the last round; the top labeling efficiency (paper: 4.5× late on 60,000 digits); accuracy with
-    300 labels (paper: 92.5%)."""
+    300 labels by random sampling (paper: 92.5%)."""
     acc = final_accuracy(df)
     both = "random" in acc and len(acc) > 1
     eff = [v for k, v in end_efficiency(df).items() if k != "random" and v == v] if both else []
-    at_300 = df[df["n_labeled"] == 300]["test_acc"]
+    at_300 = df[(df["n_labeled"] == 300) & (df["strategy"] == "random")]["test_acc"]   # paper: random sampling
     return [
         {"claim": "an AL strategy beats random at the last round", "paper": True,
          "ours": max(v for k, v in acc.items() if k != "random") > acc["random"] if both else None},
         {"claim": "top labeling efficiency on MNIST (late rounds)", "paper": 4.5, "ours": max(eff, default=None),
          "tol": 1.0, "note": "paper: 60k pool, 98.5% accuracy; ours: 4k pool, a few hundred labels"},
-        {"claim": "accuracy with 300 labels", "paper": 0.925, "ours": float(at_300.mean()) if len(at_300) else None,
+        {"claim": "random sampling's accuracy with 300 labels", "paper": 0.925, "ours": float(at_300.mean()) if len(at_300) else None,
          "tol": 0.03},
     ]

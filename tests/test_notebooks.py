@@ -260,3 +260,9 @@ def test_scalability_claims_use_the_recorded_subset_rounds():
     claims = {r["claim"].split(" (")[0]: r["ours"] for r in nbh.scalability_claims(pd.DataFrame(rows))}
     assert claims["GRAD-MATCH"] == pytest.approx(4.0)                    # round 1: 4 s full vs 1 s subset
     assert claims["GRAD-MATCH accuracy loss at full-training rounds"] == pytest.approx(0.0)   # rounds 2, 3
+
+
+def test_quickstart_accuracy_at_300_labels_is_random_sampling():
+    df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
+    rows = {r["claim"]: r["ours"] for r in nbh.quickstart_claims(df)}
+    assert rows["random sampling's accuracy with 300 labels"] == pytest.approx(0.8)   # not (0.8 + 0.95) / 2
