@@ -266,3 +266,17 @@ def test_quickstart_accuracy_at_300_labels_is_random_sampling():
     df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
     rows = {r["claim"]: r["ours"] for r in nbh.quickstart_claims(df)}
     assert rows["random sampling's accuracy with 300 labels"] == pytest.approx(0.8)   # not (0.8 + 0.95) / 2
+
+
+def test_scalability_notebook_builds_full_training_runs_only_when_asked():
+    nb = nbformat.read(ROOT / "notebooks" / "08_scalability.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    build = next(c for c in nb.cells if c.cell_type == "code" and "dss_values" in c.source and c is not params)
+    ns = {"nbh": nbh}
+    exec(params.source, ns)
+    ns["dss_values"] = [True]
+    exec(build.source, ns)
+    assert ns["configs"] and all(c.dss for c in ns["configs"])
+    ns["dss_values"] = [False, True]
+    exec(build.source, ns)
+    assert {c.dss for c in ns["configs"]} == {False, True}
