@@ -67,6 +67,36 @@ def rapl_delta_j(start: list[tuple[int, int]] | None, end: list[tuple[int, int]]
     return total_uj / 1e6
 
 
+def pci_bus_id(props) -> str | None:
+    """NVML's "domain:bus:device.function" address ("00000000:1B:00.0") of a CUDA device from the
+    integer pci_domain_id / pci_bus_id / pci_device_id of torch's device properties; None when absent."""
+    ids = [getattr(props, k, None) for k in ("pci_domain_id", "pci_bus_id", "pci_device_id")]
+    if not all(isinstance(v, int) for v in ids):
+        return None
+    return "%08X:%02X:%02X.0" % tuple(ids)
+
+
+def nvml_handle(nvml, props, cuda_index: int):
+    """The NVML handle of the CUDA device with properties `props`. CUDA numbers devices after
+    CUDA_VISIBLE_DEVICES and NVML does not, so the device is found by PCI address, else by UUID; the
+    CUDA index is the last resort (right only without remapping)."""
+    bus = pci_bus_id(props)
+    if bus is not None:
+        try:
+            return nvml.nvmlDeviceGetHandleByPciBusId(bus)
+        except Exception:
+            pass
+    uuid = str(getattr(props, "uuid", "") or "").lower()
+    if uuid:
+        for i in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(i)
+            got = nvml.nvmlDeviceGetUUID(handle)
+            got = (got.decode() if isinstance(got, bytes) else str(got)).lower()
+            if got.removeprefix("gpu-").removeprefix("mig-") == uuid.removeprefix("gpu-"):
+                return handle
+    return nvml.nvmlDeviceGetHandleByIndex(cuda_index)
+
+
 class _Nvml:
     """A handle to the NVML energy counter of one CUDA device, or nothing when unavailable."""
 
@@ -80,15 +110,7 @@ class _Nvml:
 
             pynvml.nvmlInit()
             index = device.index if device.index is not None else torch.cuda.current_device()
-            handle = None
-            bus_id = getattr(torch.cuda.get_device_properties(index), "pci_bus_id", None)
-            if bus_id is not None:
-                try:
-                    handle = pynvml.nvmlDeviceGetHandleByPciBusId(str(bus_id))
-                except Exception:  # the bus id format differs between versions: fall back to the index
-                    handle = None
-            if handle is None:
-                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            handle = nvml_handle(pynvml, torch.cuda.get_device_properties(index), index)
             pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)  # raises on GPUs without the counter
             self.nvml, self.handle = pynvml, handle
         except Exception:

@@ -301,3 +301,36 @@ def test_meter_on_cpu_times_the_block_and_reports_missing_energy_as_nan():
         _time.sleep(0.02)
     assert m.seconds >= 0.02 and m.gpu_j is None
     assert (m.cpu_j is None and math.isnan(m.joules)) or m.joules == m.cpu_j
+
+
+def test_nvml_handle_is_found_by_pci_address_or_uuid_not_by_the_cuda_index():
+    from types import SimpleNamespace
+
+    from dal_helpers.energy import nvml_handle, pci_bus_id
+
+    class FakeNvml:
+        """Two GPUs in NVML order; CUDA_VISIBLE_DEVICES=1 makes the second one CUDA device 0."""
+        gpus = [("00000000:1A:00.0", "GPU-aaaa-0000"), ("00000000:1B:00.0", "GPU-bbbb-1111")]
+
+        def __init__(self, by_pci=True):
+            self.by_pci = by_pci
+
+        def nvmlDeviceGetHandleByPciBusId(self, bus):
+            if not self.by_pci:
+                raise RuntimeError("NVML_ERROR_NOT_FOUND")
+            return next(i for i, (b, _) in enumerate(self.gpus) if b == bus)
+
+        def nvmlDeviceGetCount(self):
+            return len(self.gpus)
+
+        def nvmlDeviceGetHandleByIndex(self, i):
+            return i
+
+        def nvmlDeviceGetUUID(self, handle):
+            return self.gpus[handle][1].encode()
+
+    props = SimpleNamespace(pci_domain_id=0, pci_bus_id=0x1B, pci_device_id=0, uuid="bbbb-1111")
+    assert pci_bus_id(props) == "00000000:1B:00.0"
+    assert nvml_handle(FakeNvml(), props, cuda_index=0) == 1
+    assert nvml_handle(FakeNvml(by_pci=False), props, cuda_index=0) == 1         # by UUID
+    assert nvml_handle(FakeNvml(by_pci=False), SimpleNamespace(), cuda_index=0) == 0   # nothing to match
