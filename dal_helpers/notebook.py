@@ -320,6 +320,20 @@ def contexts(df, keys: Sequence[str] = ("dataset", "model")) -> list[tuple[str, 
             for k, part in df.groupby(keys, sort=True)]
 
 
+def per_context(claims, df, keys: Sequence[str] = ("dataset", "model"), **kwargs) -> list[dict[str, Any]]:
+    """claims(rows, **kwargs) on each (data set, model) of df (see `contexts`), so that a grid mixing
+    presets is judged one setting at a time; with several settings each claim names its setting."""
+    settings = contexts(df, keys)
+    out = []
+    for title, part in settings:
+        for row in claims(part, **kwargs):
+            row = dict(row)
+            if len(settings) > 1:
+                row["claim"] = f"{title}: {row['claim']}"
+            out.append(row)
+    return out
+
+
 def _aubc(df, by="strategy") -> dict[str, float]:
     from . import metrics
 
@@ -452,9 +466,9 @@ def efficiency_by(df, column: str, baseline: str = "random"):
     return table
 
 
-def efficiency_figure(eff, xlabel: str, logx: bool = False, caption: str = ""):
+def efficiency_figure(eff, xlabel: str, logx: bool = False, caption: str = "", is_headline: bool = True):
     """Line plot of an `efficiency_by` table (one line per strategy but the baseline) against its
-    index, shown as the section's headline; a note instead when the table is empty (e.g. a grid cell
+    index, shown as the section's headline (or only displayed); a note instead when the table is empty (e.g. a grid cell
     that ran one strategy only)."""
     import matplotlib.pyplot as plt
 
@@ -473,7 +487,14 @@ def efficiency_figure(eff, xlabel: str, logx: bool = False, caption: str = ""):
         ax.set(xlabel=xlabel, ylabel="labeling efficiency (× vs random)", xscale="log" if logx else "linear")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize="small")
-    headline(fig, caption)
+    if is_headline:
+        headline(fig, caption)
+    else:
+        from IPython.display import display
+
+        ax.set_title(caption)
+        display(fig)
+        plt.close(fig)
 
 
 def redundancy_claims(df) -> list[dict[str, Any]]:
@@ -545,6 +566,17 @@ def seed_set_claims(df) -> list[dict[str, Any]]:
              "note": "" if spread_first is None else f"spread {spread_first:.3f} -> {spread_last:.3f}"}]
 
 
+def _relative_or_none(df):
+    """Updating's accuracy relative to resetting (metrics.relative_accuracy by="reset"), None when the
+    table cannot give it (e.g. one label spans two data sets)."""
+    from . import metrics
+
+    try:
+        return metrics.relative_accuracy(df, baseline=True, by="reset")
+    except ValueError:
+        return None
+
+
 def reset_claims(df) -> list[dict[str, Any]]:
     """Sec. 4.7 / App. E: no significant reset-vs-update difference over the last five rounds (App. G
     claim 5); updating is worse early; with Adam and no augmentation updating is worse throughout."""
@@ -558,15 +590,15 @@ def reset_claims(df) -> list[dict[str, Any]]:
         pm = penalty_or_none(part, by="reset", rounds=slice(-5, None))
         if pm is not None:
             worst = max(worst or 0.0, float(pm.to_numpy().max()))
-        rel = metrics.relative_accuracy(part, baseline=True, by="reset")
-        rel = rel[rel["reset"] == False].sort_values("n_labeled")  # noqa: E712
+        rel = _relative_or_none(part)
+        rel = rel[rel["reset"] == False].sort_values("n_labeled") if rel is not None else []  # noqa: E712
         if len(rel) > 1:
             early = (early or []) + [float(rel["rel_acc"].iloc[1]) < 0]
     adam = df[(df["optimizer"] == "adam") & (df["augment"] == False)]  # noqa: E712
     worse = None
     if adam["reset"].nunique() > 1:
-        rel = metrics.relative_accuracy(adam, baseline=True, by="reset")
-        rel = rel[rel["reset"] == False]  # noqa: E712
+        rel = _relative_or_none(adam)
+        rel = rel[rel["reset"] == False] if rel is not None else []  # noqa: E712
         worse = float((rel["rel_acc"] < 0).mean()) if len(rel) else None
     return [
         {"claim": "reset vs update, SGD + augmentation: largest penalty cell over the last five rounds",
@@ -671,22 +703,24 @@ def load_sources(sources: Mapping[str, str], base: str | os.PathLike | None = No
 def significance_claims(found: Mapping[str, Any]) -> list[dict[str, Any]]:
     """App. G claims 1, 2, 3 and 5 on the results of sections 02, 03, 06 and 07 (keys as in the
     notebook's `sources`); a section that is absent gives a "not measured" row."""
-    plan = [("02_augmentation", lambda d: augmentation_claims(d)[3],
+    # one row per data set (and model, except in 03 where the model is one of the compared variants)
+    plan = [("02_augmentation", lambda d: augmentation_claims(d)[3:4], ("dataset", "model"),
              "with augmentation entropy beats BADGE significantly in 1 of 9 rounds (penalty cell)", 0.11, 0.15),
-            ("03_optimizers", lambda d: optimizer_claims(d)[0],
+            ("03_optimizers", lambda d: optimizer_claims(d)[0:1], ("dataset",),
              "entropy with SGD beats entropy with Adam significantly in 8 of 9 rounds (penalty cell)", 0.89, 0.2),
-            ("06_batch_size_seed_sets", lambda d: batch_claims(d[d["seed_set"] == "random"])[0],
+            ("06_batch_size_seed_sets", lambda d: batch_claims(d[d["seed_set"] == "random"]), ("dataset", "model"),
              "AL batch sizes: largest penalty cell of any strategy", (0.0, 0.2), 0.0),
-            ("07_reset_update", lambda d: reset_claims(d)[0],
+            ("07_reset_update", lambda d: reset_claims(d)[0:1], ("dataset", "model"),
              "reset vs update, SGD + augmentation: largest penalty cell over the last five rounds", 0.0, 0.2)]
     rows = []
-    for key, compute, text, paper, tol in plan:
-        if key in found:
-            row = dict(compute(found[key]))
+    for key, compute, keys, text, paper, tol in plan:
+        got = per_context(compute, found[key], keys) if key in found else []
+        for row in got:
             row["note"] = (row.get("note", "") + f" (from {key})").strip()
-        else:
-            row = {"claim": text, "paper": paper, "ours": None, "tol": tol, "note": f"{key} not run"}
-        rows.append(row)
+            rows.append(row)
+        if not got:
+            rows.append({"claim": text, "paper": paper, "ours": None, "tol": tol,
+                         "note": f"{key} not run" if key not in found else f"{key} has no results"})
     return rows
 
 

@@ -280,3 +280,32 @@ def test_scalability_notebook_builds_full_training_runs_only_when_asked():
     ns["dss_values"] = [False, True]
     exec(build.source, ns)
     assert {c.dss for c in ns["configs"]} == {False, True}
+
+
+def test_claims_on_a_table_mixing_two_data_sets():
+    def setting(dataset, gain, column):
+        """Two runs per strategy and seed, differing in `column`: accuracy lower by `gain` when False."""
+        rows = []
+        for flag in (True, False):
+            part = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "badge": [0.65, 0.8, 0.9]},
+                         seeds=(0, 1), dataset=dataset)
+            part["test_acc"] -= 0.0 if flag else gain
+            rows.append(part.assign(**{"augment": True, "reset": True, column: flag}, optimizer="sgd",
+                                    seed_set="random", budget=100, per_class=1000))
+        return pd.concat(rows)
+
+    df = pd.concat([setting("cifar10", 0.1, "augment"), setting("svhn", 0.2, "augment")], ignore_index=True)
+    resets = pd.concat([setting("cifar10", 0.1, "reset"), setting("svhn", 0.2, "reset")], ignore_index=True)
+    with pytest.raises(ValueError, match="mixes dataset"):
+        nbh.augmentation_claims(df)                       # one strategy spans both data sets
+    rows = nbh.per_context(nbh.augmentation_claims, df)
+    gain = {r["claim"].split(":")[0]: r["ours"] for r in rows if "10 points" in r["claim"]}
+    assert gain == pytest.approx({"cifar10 / mnist_net": 0.1, "svhn / mnist_net": 0.2})
+    assert len(nbh.per_context(nbh.per_class_claims, resets[resets["reset"]])) == 4
+    reset = nbh.reset_claims(resets)                      # no crash: what cannot be computed is None
+    assert reset[1]["ours"] is None
+    per_setting = nbh.per_context(nbh.reset_claims, resets)
+    assert len(per_setting) == 6 and per_setting[1]["ours"] is True     # updating worse after round 0
+    sig = nbh.significance_claims({"02_augmentation": df, "07_reset_update": resets})
+    assert len(sig) == 6 and all(r["claim"].startswith(("cifar10", "svhn")) for r in sig if "from 0" in r["note"])
+    assert {r["verdict"] for r in nbh.paper_vs_ours(sig).to_dict("records")} <= {"agrees", "differs", "not measured"}
