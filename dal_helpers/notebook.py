@@ -393,7 +393,7 @@ def baseline_claims(df, baseline: str = "random") -> list[dict[str, Any]]:
     ]
 
 
-def augmentation_claims(df) -> list[dict[str, Any]]:
+def augmentation_claims(df, alpha: float = 0.05) -> list[dict[str, Any]]:
     """Sec. 4.2: about +10 points with augmentation; efficiency higher with it; without it BADGE beats
     entropy; with it entropy beats BADGE in about 1 of 9 rounds (App. G claim 1)."""
     on, off = _subset(df, augment=True), _subset(df, augment=False)
@@ -412,7 +412,7 @@ def augmentation_claims(df) -> list[dict[str, Any]]:
     a_off = _aubc(off) if len(off) else {}
     rows.append({"claim": "without augmentation BADGE beats entropy (AUBC)", "paper": True,
                  "ours": (a_off["badge"] > a_off["entropy"]) if {"badge", "entropy"} <= set(a_off) else None})
-    pm = penalty_or_none(on[on["strategy"].isin(["entropy", "badge"])]) if len(on) else None
+    pm = penalty_or_none(on[on["strategy"].isin(["entropy", "badge"])], alpha=alpha) if len(on) else None
     rows.append({"claim": "with augmentation entropy beats BADGE significantly in 1 of 9 rounds (penalty cell)",
                  "paper": 0.11, "ours": cell(pm, "entropy", "badge"), "tol": 0.15})
     return rows
@@ -432,12 +432,12 @@ def optimizer_variants(df):
     return out
 
 
-def optimizer_claims(df) -> list[dict[str, Any]]:
+def optimizer_claims(df, alpha: float = 0.05) -> list[dict[str, Any]]:
     """Sec. 4.3 / App. C: SGD beats Adam in 8 of 9 rounds (App. G claim 2); SWA and shake-shake raise
     the final accuracy; together up to 2.25× labeling efficiency."""
     df = optimizer_variants(df)
     ent = df[df["strategy"] == "entropy"]
-    pm = penalty_or_none(ent[ent["variant"].isin(["SGD", "Adam"])], by="variant")
+    pm = penalty_or_none(ent[ent["variant"].isin(["SGD", "Adam"])], by="variant", alpha=alpha)
     acc = final_accuracy(ent, by="variant") if len(ent) else {}
     both = df[df["variant"] == "SWA+SS"]
     eff = _top_efficiency(both)
@@ -535,14 +535,14 @@ def per_class_claims(df) -> list[dict[str, Any]]:
     ]
 
 
-def batch_claims(df) -> list[dict[str, Any]]:
+def batch_claims(df, alpha: float = 0.05) -> list[dict[str, Any]]:
     """Sec. 4.6 / Table 2: no two AL batch sizes differ significantly in more than 20% of the rounds
     (App. G claim 3), for every strategy, over the labeled-set sizes they share."""
     worst = None
     for _, part in df.groupby("strategy"):
         if part["budget"].nunique() < 2:
             continue
-        pm = penalty_or_none(part, by="budget")
+        pm = penalty_or_none(part, by="budget", alpha=alpha)
         if pm is not None:
             worst = max(worst or 0.0, float(pm.to_numpy().max()))
     return [{"claim": "AL batch sizes: largest penalty cell of any strategy", "paper": (0.0, 0.2), "ours": worst,
@@ -577,7 +577,7 @@ def _relative_or_none(df):
         return None
 
 
-def reset_claims(df) -> list[dict[str, Any]]:
+def reset_claims(df, alpha: float = 0.05) -> list[dict[str, Any]]:
     """Sec. 4.7 / App. E: no significant reset-vs-update difference over the last five rounds (App. G
     claim 5); updating is worse early; with Adam and no augmentation updating is worse throughout."""
     from . import metrics
@@ -587,7 +587,7 @@ def reset_claims(df) -> list[dict[str, Any]]:
     for _, part in sgd.groupby("strategy"):
         if part["reset"].nunique() < 2:
             continue
-        pm = penalty_or_none(part, by="reset", rounds=slice(-5, None))
+        pm = penalty_or_none(part, by="reset", rounds=slice(-5, None), alpha=alpha)
         if pm is not None:
             worst = max(worst or 0.0, float(pm.to_numpy().max()))
         rel = _relative_or_none(part)
@@ -700,17 +700,17 @@ def load_sources(sources: Mapping[str, str], base: str | os.PathLike | None = No
     return found
 
 
-def significance_claims(found: Mapping[str, Any]) -> list[dict[str, Any]]:
+def significance_claims(found: Mapping[str, Any], alpha: float = 0.05) -> list[dict[str, Any]]:
     """App. G claims 1, 2, 3 and 5 on the results of sections 02, 03, 06 and 07 (keys as in the
-    notebook's `sources`); a section that is absent gives a "not measured" row."""
+    notebook's `sources`) with t-tests at level `alpha`; a section that is absent gives a "not measured" row."""
     # one row per data set (and model, except in 03 where the model is one of the compared variants)
-    plan = [("02_augmentation", lambda d: augmentation_claims(d)[3:4], ("dataset", "model"),
+    plan = [("02_augmentation", lambda d: augmentation_claims(d, alpha)[3:4], ("dataset", "model"),
              "with augmentation entropy beats BADGE significantly in 1 of 9 rounds (penalty cell)", 0.11, 0.15),
-            ("03_optimizers", lambda d: optimizer_claims(d)[0:1], ("dataset",),
+            ("03_optimizers", lambda d: optimizer_claims(d, alpha)[0:1], ("dataset",),
              "entropy with SGD beats entropy with Adam significantly in 8 of 9 rounds (penalty cell)", 0.89, 0.2),
-            ("06_batch_size_seed_sets", lambda d: batch_claims(d[d["seed_set"] == "random"]), ("dataset", "model"),
+            ("06_batch_size_seed_sets", lambda d: batch_claims(d[d["seed_set"] == "random"], alpha), ("dataset", "model"),
              "AL batch sizes: largest penalty cell of any strategy", (0.0, 0.2), 0.0),
-            ("07_reset_update", lambda d: reset_claims(d)[0:1], ("dataset", "model"),
+            ("07_reset_update", lambda d: reset_claims(d, alpha)[0:1], ("dataset", "model"),
              "reset vs update, SGD + augmentation: largest penalty cell over the last five rounds", 0.0, 0.2)]
     rows = []
     for key, compute, keys, text, paper, tol in plan:

@@ -309,3 +309,18 @@ def test_claims_on_a_table_mixing_two_data_sets():
     sig = nbh.significance_claims({"02_augmentation": df, "07_reset_update": resets})
     assert len(sig) == 6 and all(r["claim"].startswith(("cifar10", "svhn")) for r in sig if "from 0" in r["note"])
     assert {r["verdict"] for r in nbh.paper_vs_ours(sig).to_dict("records")} <= {"agrees", "differs", "not measured"}
+
+
+def test_significance_claims_use_the_given_alpha():
+    # entropy - badge per seed: 0.03, 0.02, 0.04 at every size -> paired t = 0.03 / (0.01 / sqrt 3) = 5.2,
+    # 2 degrees of freedom, p = 0.035: significant at 0.05, not at 0.01.
+    rows = []
+    for s, (e, b) in enumerate([(0.73, 0.70), (0.71, 0.69), (0.75, 0.71)]):
+        for r, n in enumerate((100, 200, 300)):
+            for strategy, acc in (("entropy", e), ("badge", b)):
+                rows.append({"experiment": "t", "run_id": f"{strategy}_s{s}", "dataset": "cifar10",
+                             "model": "resnet18", "strategy": strategy, "seed": s, "round": r, "n_labeled": n,
+                             "test_acc": acc + 0.05 * r, "train_s": 1.0, "select_s": 0.5, "augment": True})
+    found = {"02_augmentation": pd.DataFrame(rows)}
+    assert nbh.significance_claims(found)[0]["ours"] == pytest.approx(1.0)
+    assert nbh.significance_claims(found, alpha=0.01)[0]["ours"] == pytest.approx(0.0)
