@@ -1,0 +1,63 @@
+"""Print the markdown tables of results/reference-mnist/README.md from the committed results.
+
+    .venv/bin/python results/reference-mnist/summarize.py
+
+Reads every JSON-lines file under this folder (one per run, a row per round) and prints accuracy per
+round and strategy, labeling efficiency at a few target accuracies, the penalty matrix (when every
+strategy has >= 2 seeds) and cumulative training vs selection time. Nothing is re-run."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from dal_helpers import metrics
+from dal_helpers.results import load_results
+
+HERE = Path(__file__).resolve().parent
+
+
+def md(df: pd.DataFrame) -> str:
+    """A markdown table of df (index included), without optional dependencies."""
+    frame = df.reset_index() if df.index.name or isinstance(df.index, pd.MultiIndex) else df
+    cols = [str(c) for c in frame.columns]
+    rows = [" | ".join(cols), " | ".join("---" for _ in cols)]
+    for _, r in frame.iterrows():
+        rows.append(" | ".join("" if pd.isna(v) else str(v) for v in r.tolist()))
+    return "\n".join(f"| {line} |" for line in rows)
+
+
+def main() -> int:
+    df = load_results(sorted(HERE.rglob("*.jsonl")))
+    if df.empty:
+        print("no results yet")
+        return 1
+    seeds = df.groupby("strategy")["seed"].nunique()
+    print(f"runs: {df['run_id'].nunique()} ({', '.join(f'{s}: {n} seed(s)' for s, n in seeds.items())})\n")
+    print("## Test accuracy (%), mean ± std over seeds\n")
+    print(md(metrics.accuracy_table(df)), "\n")
+    counts = df.groupby(["strategy", "n_labeled"])["seed"].nunique().unstack()
+    print("seeds per cell:\n")
+    print(md(counts), "\n")
+    print("## Epochs and seconds per round (mean over seeds)\n")
+    cols = ["epochs", "train_s", "select_s", "eval_s"]
+    print(md(df.groupby(["strategy", "n_labeled"])[cols].mean().round(1)), "\n")
+    if "random" in set(df["strategy"]) and df["strategy"].nunique() > 1:
+        targets = [0.97, 0.98, 0.985, 0.99]
+        eff = metrics.labeling_efficiency(df, baseline="random", targets=targets)
+        print("## Labeling efficiency vs random at target test accuracies\n")
+        table = eff.by_accuracy.pivot_table(index="strategy", columns="target_acc", values="efficiency",
+                                            dropna=False).round(2)
+        table.columns = [f"{100 * c:g}%" for c in table.columns]
+        print(md(table.rename_axis("strategy")), "\n")
+    if seeds.min() >= 2:
+        print("## Penalty matrix (row significantly better than column, fraction of rounds, α = 0.05)\n")
+        print(md(metrics.penalty_matrix(df).round(2)), "\n")
+    print("## Cumulative time\n")
+    print(md(metrics.timing_table(df).round(1)), "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
