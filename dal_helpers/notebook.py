@@ -275,7 +275,10 @@ def summary_table(df, by: str | Sequence[str] = "strategy", baseline: str = "ran
     lab = metrics.label_column(by)
     acc = final_accuracy(df, by)
     eff = end_efficiency(df, by, baseline) if baseline in set(metrics.make_label(df, by)) else {}
-    area = metrics.aubc(df, by=by, ci=None).set_index(lab)["aubc"]
+    try:
+        area = metrics.aubc(df, by=by, ci=None).set_index(lab)["aubc"]
+    except ValueError:  # the runs share no range of labels yet (e.g. a grid still running): no AUBC
+        area = pd.Series(dtype=float)
     timing = metrics.timing_table(df, by=by).set_index(lab)
     seeds = df.assign(_l=metrics.make_label(df, by)).groupby("_l")["seed"].nunique()
     rows = [{lab: k, "final acc (%)": 100 * v, f"efficiency vs {baseline}": eff.get(k, float("nan")),

@@ -128,6 +128,15 @@ def test_end_efficiency_and_final_accuracy_by_hand():
         nbh.end_efficiency(df, baseline="badge")
 
 
+def test_summary_table_of_a_grid_in_progress():
+    # random has two rounds, entropy only its seed-set round: the runs share no range of labels, so
+    # there is no AUBC (NaN) but the rest of the summary is still shown.
+    df = table({"random": [0.6, 0.7], "entropy": [0.6]}, sizes=(100, 200))
+    summary = nbh.summary_table(df)
+    assert math.isnan(summary.loc["entropy", "AUBC (%)"]) and math.isnan(summary.loc["random", "AUBC (%)"])
+    assert summary.loc["random", "final acc (%)"] == pytest.approx(70.0)
+
+
 def test_summary_table_and_penalty_helpers():
     df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]}, seeds=(0, 1, 2))
     summary = nbh.summary_table(df)
