@@ -211,19 +211,6 @@ def _stratified_take(y: Tensor, n: int, gen: torch.Generator, n_classes: int) ->
     return torch.cat(out)
 
 
-def _shift_crop(x: Tensor, gen: torch.Generator, max_shift: int = 2) -> Tensor:
-    """Near-copies for App. D: random translation by up to max_shift pixels (zero fill), per sample."""
-    n, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (max_shift,) * 4)
-    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
-    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
-    rows = (dy[:, None] + torch.arange(h)[None, :])               # (n, h)
-    cols = (dx[:, None] + torch.arange(w)[None, :])               # (n, w)
-    ar = torch.arange(n)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[ar, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
-    return out.permute(0, 3, 1, 2).contiguous()
-
-
 def make_redundant(splits: Splits, factor: int, gen: torch.Generator, n_unique: int = 5000,
                    mode: str = "duplicate") -> Splits:
     """A pool with redundancy (paper Sec. 4.4, App. D).
@@ -253,7 +240,7 @@ def make_redundant(splits: Splits, factor: int, gen: torch.Generator, n_unique: 
     rep = base.repeat(factor)
     x_rep = splits.x_train[rep]
     if mode == "augment":
-        x_rep = _shift_crop(x_rep, gen)
+        x_rep = augment(x_rep, gen, pad=2, hflip=False)  # near-copies: random shifts of up to 2 pixels
     idx = torch.cat([unique, rep])
     return replace(
         splits,
