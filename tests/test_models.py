@@ -28,8 +28,27 @@ def test_forward_embed_and_head(name, channels, size):
 def test_mnist_net_follows_paper_layout():
     m = make_model("mnist_net", 10, 1)
     kinds = [type(l).__name__ for l in m.features]
-    assert kinds == ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Dropout", "Flatten", "Linear", "ReLU"]
+    # The ReLU after the second conv sits after the pool: the two commute (test below).
+    assert kinds == ["Conv2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU", "Dropout", "Flatten", "Linear", "ReLU"]
     assert m.dropout.p == 0.5 and has_active_dropout(m)
+
+
+def test_mnist_net_matches_paper_order_exactly():
+    """conv -> ReLU -> pool (paper) and conv -> pool -> ReLU (ours, channels_last pool) give the same
+    activations and the same weight gradients, bit for bit."""
+    torch.manual_seed(0)
+    m = make_model("mnist_net", 10, 1).eval()
+    ref = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.Conv2d(32, 64, 3),
+                              torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Dropout(0.25),
+                              torch.nn.Flatten(), torch.nn.Linear(9216, 128), torch.nn.ReLU()).eval()
+    ref.load_state_dict(m.features.state_dict())
+    x = torch.randn(12, 1, 28, 28)
+    a, b = m.features(x), ref(x)
+    assert torch.equal(a, b)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for p, q in zip(m.features.parameters(), ref.parameters()):
+        assert torch.equal(p.grad, q.grad)
 
 
 def test_dropout_gives_mc_uncertainty_when_enabled():

@@ -4,7 +4,20 @@ embed(x)), CoreSet/FASS/k-means work on `embed`, MC-dropout strategies switch dr
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """nn.MaxPool2d that pools in channels_last layout. On CPU, PyTorch's NCHW max-pool kernel is slow
+    single-threaded (4.1 ms against 0.2 ms for a (20, 64, 24, 24) batch on one core, 7.8 against 2.3 ms
+    with the backward pass and the layout copy included); the maximum and its gradient are the same
+    numbers either way, and on CUDA the activations are channels_last already, so the copy is a no-op."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel_size, self.stride,
+                            self.padding, self.dilation, ceil_mode=self.ceil_mode,
+                            return_indices=self.return_indices)
 
 
 class ALModel(nn.Module):
