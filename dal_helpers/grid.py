@@ -28,6 +28,7 @@ CLI: `dal-grid NOTEBOOK GRID [--workers N] [--scheduler ADDRESS] [--out runs/NAM
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -159,6 +160,33 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _kernel_environment(threads: int | None):
+    """The environment the notebook's kernel inherits, restored afterwards.
+
+    threads: OMP/MKL thread caps. MALLOC_TRIM_THRESHOLD_ is removed: Dask's nanny sets it to 64 KiB in
+    its workers (to hand memory back to the OS), and a kernel inheriting it returns every freed tensor
+    buffer to the OS and page-faults it back on the next allocation. Measured on a 2-core machine with
+    two parallel cells of the MNIST net: 53-60 ms per SGD step with it, 29-30 ms without."""
+    changes: dict[str, str | None] = {"MALLOC_TRIM_THRESHOLD_": None}
+    if threads:
+        changes.update({var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+    saved = {var: os.environ.get(var) for var in changes}
+    try:
+        for var, value in changes.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
 def execute_notebook(notebook: str, output: str, parameters: Mapping[str, Any], kernel: str | None = None,
                      cwd: str | None = None, timeout: float | None = None, threads: int | None = None,
                      marker_dir: str | None = None) -> dict[str, Any]:
@@ -169,9 +197,6 @@ def execute_notebook(notebook: str, output: str, parameters: Mapping[str, Any], 
     kernel's CPU threads (OMP/MKL) so parallel cells do not oversubscribe the machine."""
     import papermill
 
-    if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(threads)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     marker = Path(marker_dir) if marker_dir else None
@@ -181,8 +206,9 @@ def execute_notebook(notebook: str, output: str, parameters: Mapping[str, Any], 
     start = time.perf_counter()
     error = None
     try:
-        papermill.execute_notebook(str(notebook), str(out), parameters=dict(parameters), kernel_name=kernel,
-                                   cwd=cwd, execution_timeout=timeout, progress_bar=False, log_output=False)
+        with _kernel_environment(threads):
+            papermill.execute_notebook(str(notebook), str(out), parameters=dict(parameters), kernel_name=kernel,
+                                       cwd=cwd, execution_timeout=timeout, progress_bar=False, log_output=False)
     except Exception as err:  # a failing notebook is data for the report, not a reason to stop the grid
         error = f"{type(err).__name__}: {err}".strip()
         if hasattr(err, "ename"):
