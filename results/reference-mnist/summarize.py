@@ -2,11 +2,14 @@
 
     .venv/bin/python results/reference-mnist/summarize.py
 
-Reads every JSON-lines file under this folder (one per run, a row per round) and prints accuracy per
+Reads the JSON-lines files of `reference_mnist/` (one per run, a row per round) and prints accuracy per
 round and strategy, labeling efficiency at a few target accuracies, the penalty matrix (when every
-strategy has >= 2 seeds) and cumulative training vs selection time. Nothing is re-run."""
+strategy has >= 2 seeds), seconds per epoch and per round, and cumulative training vs selection time;
+then the stopping-rule comparison against `reference_mnist_evalacc/` (the same random-sampling run with
+the training accuracy measured in eval mode). Nothing is re-run."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -29,7 +32,7 @@ def md(df: pd.DataFrame) -> str:
 
 
 def main() -> int:
-    df = load_results(sorted(HERE.rglob("*.jsonl")))
+    df = load_results(sorted((HERE / "reference_mnist").glob("*.jsonl")))
     if df.empty:
         print("no results yet")
         return 1
@@ -41,8 +44,10 @@ def main() -> int:
     print("seeds per cell:\n")
     print(md(counts), "\n")
     print("## Epochs and seconds per round (mean over seeds)\n")
-    cols = ["epochs", "train_s", "select_s", "eval_s"]
-    print(md(df.groupby(["strategy", "n_labeled"])[cols].mean().round(1)), "\n")
+    df["s_per_epoch"] = df["train_s"] / df["epochs"]
+    df["ms_per_step"] = 1000 * df["s_per_epoch"] / (df["n_labeled"] / df["batch_size"]).apply(math.ceil)
+    cols = ["epochs", "train_s", "s_per_epoch", "ms_per_step", "select_s", "eval_s"]
+    print(md(df.groupby(["strategy", "n_labeled"])[cols].mean().round(2)), "\n")
     if "random" in set(df["strategy"]) and df["strategy"].nunique() > 1:
         targets = [0.97, 0.98, 0.985, 0.99]
         eff = metrics.labeling_efficiency(df, baseline="random", targets=targets)
@@ -56,6 +61,18 @@ def main() -> int:
         print(md(metrics.penalty_matrix(df).round(2)), "\n")
     print("## Cumulative time\n")
     print(md(metrics.timing_table(df).round(1)), "\n")
+    evalacc = sorted((HERE / "reference_mnist_evalacc").glob("*.jsonl"))
+    if evalacc:
+        other = load_results(evalacc)
+        print("## Stopping rule: running training accuracy (paper) vs eval-mode accuracy\n")
+        keys = ["seed", "n_labeled"]
+        both = (df[df["strategy"] == "random"].merge(other[other["strategy"] == "random"], on=keys,
+                                                      suffixes=("_running", "_eval")))
+        both[keys] = both[keys].astype(int)
+        both["test_acc_running"] *= 100
+        both["test_acc_eval"] *= 100
+        cols = keys + [f"{c}_{m}" for c in ("test_acc", "epochs", "train_s") for m in ("running", "eval")]
+        print(md(both[cols].round(2).set_index(keys)), "\n")
     return 0
 
 
