@@ -26,8 +26,8 @@ def md(df: pd.DataFrame) -> str:
     frame = df.reset_index() if df.index.name or isinstance(df.index, pd.MultiIndex) else df
     cols = [str(c) for c in frame.columns]
     rows = [" | ".join(cols), " | ".join("---" for _ in cols)]
-    for _, r in frame.iterrows():
-        rows.append(" | ".join("" if pd.isna(v) else str(v) for v in r.tolist()))
+    for r in frame.astype(object).itertuples(index=False):   # object: ints stay ints
+        rows.append(" | ".join("" if pd.isna(v) else str(v) for v in r))
     return "\n".join(f"| {line} |" for line in rows)
 
 
