@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import ALModel, MaxPool2d
+from .base import ALModel
 
 LAYOUTS = {
     "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
@@ -19,7 +19,7 @@ class VGG(ALModel):
         layers, c = [], in_channels
         for v in LAYOUTS[depth]:
             if v == "M":
-                layers.append(MaxPool2d(2, ceil_mode=True))
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
             else:
                 layers += [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
                 c = v
