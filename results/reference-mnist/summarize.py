@@ -59,8 +59,12 @@ def main() -> int:
     if seeds.min() >= 2:
         print("## Penalty matrix (row significantly better than column, fraction of rounds, α = 0.05)\n")
         print(md(metrics.penalty_matrix(df).round(2)), "\n")
-    print("## Cumulative time\n")
-    print(md(metrics.timing_table(df).round(1)), "\n")
+    complete = df.groupby("run_id")["final"].transform(lambda f: bool(f.fillna(False).astype(bool).any()))
+    print("## Cumulative time (complete runs only)\n")
+    if complete.any():
+        print(md(metrics.timing_table(df[complete]).round(1)), "\n")
+    else:
+        print("no run has finished its last round yet\n")
     evalacc = sorted((HERE / "reference_mnist_evalacc").glob("*.jsonl"))
     if evalacc:
         other = load_results(evalacc)
