@@ -40,7 +40,7 @@ def main() -> int:
     print(f"runs: {df['run_id'].nunique()} ({', '.join(f'{s}: {n} seed(s)' for s, n in seeds.items())})\n")
     print("## Test accuracy (%), mean ± std over seeds\n")
     print(md(metrics.accuracy_table(df)), "\n")
-    counts = df.groupby(["strategy", "n_labeled"])["seed"].nunique().unstack()
+    counts = df.groupby(["strategy", "n_labeled"])["seed"].nunique().unstack().astype("Int64")
     print("seeds per cell:\n")
     print(md(counts), "\n")
     print("## Epochs and seconds per round (mean over seeds)\n")
