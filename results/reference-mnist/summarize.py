@@ -59,7 +59,7 @@ def main() -> int:
     if seeds.min() >= 2:
         print("## Penalty matrix (row significantly better than column, fraction of rounds, α = 0.05)\n")
         print(md(metrics.penalty_matrix(df).round(2)), "\n")
-    complete = df.groupby("run_id")["final"].transform(lambda f: bool(f.fillna(False).astype(bool).any()))
+    complete = df["run_id"].isin(df.loc[df["final"] == True, "run_id"])  # noqa: E712 (NaN-safe)
     print("## Cumulative time (complete runs only)\n")
     if complete.any():
         print(md(metrics.timing_table(df[complete]).round(1)), "\n")
