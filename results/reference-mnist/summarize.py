@@ -3,8 +3,8 @@
     .venv/bin/python results/reference-mnist/summarize.py
 
 Reads the JSON-lines files of `reference_mnist/` (one per run, a row per round) and prints accuracy per
-round and strategy, labeling efficiency at a few target accuracies, the penalty matrix (when every
-strategy has >= 2 seeds), seconds per epoch and per round, and cumulative training vs selection time;
+round and strategy, labeling efficiency at a few target accuracies, the penalty matrix (strategies with
+>= 2 seeds in every round), seconds per epoch and per round, and cumulative training vs selection time;
 then the stopping-rule comparison against `reference_mnist_evalacc/` (the same random-sampling run with
 the training accuracy measured in eval mode). Nothing is re-run."""
 from __future__ import annotations
@@ -56,9 +56,23 @@ def main() -> int:
                                             dropna=False).round(2)
         table.columns = [f"{100 * c:g}%" for c in table.columns]
         print(md(table.rename_axis("strategy")), "\n")
-    if seeds.min() >= 2:
-        print("## Penalty matrix (row significantly better than column, fraction of rounds, α = 0.05)\n")
-        print(md(metrics.penalty_matrix(df).round(2)), "\n")
+    # significance: strategies with >= 2 seeds in every round; round 0 (the shared seed set, the same
+    # model for every strategy of a seed) is left out, it can never differ
+    n_rounds = df["n_labeled"].nunique()
+    per_cell = df.groupby(["strategy", "n_labeled"])["seed"].nunique().unstack()
+    tested = per_cell.index[(per_cell.notna().sum(axis=1) == n_rounds) & (per_cell.min(axis=1) >= 2)]
+    if len(tested) >= 2:
+        sub = df[df["strategy"].isin(tested)]
+        later = slice(1, None)
+        print("## Penalty matrix (row significantly better than column, fraction of rounds after the seed "
+              "set, paired t-test over seeds, α = 0.05)\n")
+        print(md(metrics.penalty_matrix(sub, rounds=later).round(2)), "\n")
+        tests = metrics.pairwise_tests(sub, rounds=later)
+        tests["mean_diff"] *= 100
+        tests = tests.rename(columns={"mean_diff": "a - b (points)"})
+        print("pairwise tests:\n")
+        print(md(tests[["n_labeled", "a", "b", "a - b (points)", "p", "n_a", "winner"]]
+                 .round({"a - b (points)": 2, "p": 4}).fillna({"winner": "-"})), "\n")
     complete = df["run_id"].isin(df.loc[df["final"] == True, "run_id"])  # noqa: E712 (NaN-safe)
     print("## Cumulative time (complete runs only)\n")
     if complete.any():
