@@ -192,6 +192,24 @@ def test_dask_local_cluster_runs_cells_in_worker_processes(dummy_notebook, tmp_p
     assert again["ran"] == [] and len(again["skipped"]) == 2
 
 
+def test_local_cluster_workers_skip_dasks_millisecond_housekeeping():
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
+    cluster = grid._local_cluster(2)
+    try:
+        with Client(cluster) as client:
+            seen = client.run(lambda dask_worker: {name: pc.callback_time
+                                                   for name, pc in dask_worker.periodic_callbacks.items()})
+    finally:
+        cluster.close()
+    assert len(seen) == 2
+    for callbacks in seen.values():
+        # Dask's defaults add "profile" (10 ms) and "profile-cycle"; the heartbeat must still run
+        assert not any(name.startswith("profile") for name in callbacks), callbacks
+        assert "heartbeat" in callbacks and callbacks["tick"] >= 1000, callbacks
+
+
 def test_cli_dry_run_lists_cells_with_overrides(dummy_notebook, tmp_path, capsys):
     g = write_grid(tmp_path / "g.yaml", {"split": {"seeds": [0, 1]}})
     smoke = tmp_path / "smoke.yaml"
