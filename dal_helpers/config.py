@@ -82,7 +82,7 @@ class RunConfig:
 
     # --- execution -----------------------------------------------------------------------------
     device: str = "auto"                 # auto -> cuda if available, else mps, else cpu
-    eval_batch_size: int = 1024          # inference batch for evaluation and selection
+    eval_batch_size: int = 1024          # inference batch for evaluation and selection (CPU: <= 64)
     num_threads: int | None = None       # torch CPU threads; None = torch's default
 
     def __post_init__(self) -> None:

@@ -85,3 +85,25 @@ def test_bad_names_and_values():
         make_model("mnist_net", 1)
     with pytest.raises(ValueError, match="dropout=1.5"):
         make_model("vgg11", 10, dropout=1.5)
+
+
+@pytest.mark.parametrize("name,channels,size", [("mnist_net", 1, 28), ("resnet18", 3, 32)])
+def test_cpu_inference_runs_in_cache_sized_batches_with_the_same_outputs(name, channels, size):
+    from dal_helpers import inference
+    from dal_helpers.data import DATASETS, normalize
+
+    torch.manual_seed(0)
+    m = make_model(name, n_classes=10, in_channels=channels, image_size=size)
+    info = DATASETS["mnist" if channels == 1 else "cifar10"]
+    x = torch.randint(0, 256, (150, channels, size, size), dtype=torch.uint8)
+    seen = []
+    hook = m.register_forward_pre_hook(lambda mod, args: seen.append(len(args[0])))
+    logits = inference.predict(m, x, info, "cpu", batch_size=1024)
+    hook.remove()
+    cap = inference.CPU_BATCH
+    assert cap < len(x)
+    assert seen == [cap] * (150 // cap) + [150 % cap]            # 1,024 asked, CPU_BATCH used
+    assert inference.inference_batch(torch.device("cuda"), 1024) == 1024
+    with torch.no_grad():
+        whole = m.eval()(normalize(x, info))
+    assert torch.allclose(logits, whole, atol=1e-4)             # one unbatched pass gives the same logits
