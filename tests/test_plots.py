@@ -144,6 +144,15 @@ def test_summary_figure_and_one_seed_note():
     assert len(fig.axes) == 5                              # four panels + the heatmap's colour bar
     fig1 = plots.plot_summary(results(seeds=(0,)))
     assert any(">= 2 seeds" in t.get_text() for t in fig1.axes[3].texts)
+    # a strategy run with one seed (or with one seed in a late round) is left out of the matrix, by name
+    partial = results(strategies=("coreset",), seeds=(0, 1))
+    partial = partial[(partial["seed"] == 0) | (partial["n_labeled"] < 2300)]
+    fig2 = plots.plot_summary(pd.concat([results(), partial, results(strategies=("margin",), seeds=(0,))]))
+    heat = fig2.axes[3]
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["badge", "entropy", "random"]
+    assert "too few seeds: coreset, margin" in heat.get_title()
+    # entropy and badge beat random by 1-2 points with the same seed offsets: significant in rounds 2, 3
+    assert float(heat.texts[1 * 3 + 2].get_text()) == pytest.approx(2 / 3, abs=0.01)
 
 
 def test_plots_report_missing_columns():
