@@ -202,6 +202,8 @@ def model_cases(args, device):
     cfg = RunConfig(mc_samples=20, eval_batch_size=1024)
     names = ["random", "entropy", "margin", "least_confidence", "badge", "coreset", "fass", "glister", "kmeans",
              "bald", "batchbald", "adversarial_bim", "adversarial_deepfool", "vaal"]
+    if args.only:
+        names = [x for x in names if x in set(args.only.split(","))]
     budget = 100 if args.quick or args.data_root is None else 1000
     for name in names:
         ctx = SelectionContext(model, splits, lr, cfg, device)
