@@ -65,7 +65,7 @@ def main() -> int:
         sub = df[df["strategy"].isin(tested)]
         later = slice(1, None)
         print("## Penalty matrix (row significantly better than column, fraction of rounds after the seed "
-              "set, paired t-test over seeds, α = 0.05)\n")
+              "set, t-test over seeds, paired when both have the same seeds, α = 0.05)\n")
         print(md(metrics.penalty_matrix(sub, rounds=later).round(2)), "\n")
         tests = metrics.pairwise_tests(sub, rounds=later)
         tests["mean_diff"] *= 100
