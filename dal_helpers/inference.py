@@ -68,30 +68,31 @@ def predict(model: nn.Module, x: Tensor, info: DatasetInfo, device: torch.device
 
     The outputs are allocated once, after the first batch, and filled in place: keeping one small
     tensor per batch alive between the large, short-lived activation buffers fragments glibc's heap
-    (measured: 3.4 GB retained after a 59k-image pass in batches of 64, 0.2 GB filled in place)."""
+    (measured on the MNIST net: 3.4 GB retained after a 60k-image pass in batches of 64; under 0.1 GB,
+    the outputs themselves, when filled in place)."""
     device = torch.device(device)
     batch_size = inference_batch(device, batch_size)
     was_training = model.training
     model.eval()
-    n = len(x)
-    out = torch.empty(0, getattr(model, "n_classes", 0), device=device)
-    emb = torch.empty(0, getattr(model, "embedding_dim", 0), device=device)
+    out = emb = None
+    done = 0
     try:
         with autocast(device):
-            for start, xb in zip(range(0, n, batch_size), batches(x, info, device, batch_size)):
-                if embeddings:
-                    lo, e = model.forward_with_embedding(xb)
-                else:
-                    lo, e = model(xb), None
-                if start == 0:
-                    out = torch.empty(n, lo.shape[1], dtype=torch.float32, device=device)
+            for xb in batches(x, info, device, batch_size):
+                lo, e = model.forward_with_embedding(xb) if embeddings else (model(xb), None)
+                if out is None:
+                    out = torch.empty(len(x), lo.shape[1], dtype=torch.float32, device=device)
                     if e is not None:
-                        emb = torch.empty(n, e.shape[1], dtype=torch.float32, device=device)
-                out[start:start + len(lo)] = lo
+                        emb = torch.empty(len(x), e.shape[1], dtype=torch.float32, device=device)
+                out[done:done + len(lo)] = lo
                 if e is not None:
-                    emb[start:start + len(e)] = e
+                    emb[done:done + len(e)] = e
+                done += len(lo)
     finally:
         model.train(was_training)
+    if out is None:                           # no images
+        out = torch.empty(0, getattr(model, "n_classes", 0), device=device)
+        emb = torch.empty(0, getattr(model, "embedding_dim", 0), device=device)
     return (out, emb) if embeddings else out
 
 

@@ -467,6 +467,18 @@ def _t_tests(A: np.ndarray, B: np.ndarray, paired, alpha: float, a, b, points, x
                          "paired": pair, "n_a": na, "n_b": nb, "winner": winner})
 
 
+def testable(df: pd.DataFrame, by: str | Sequence[str] = "strategy", x: str = "n_labeled",
+             min_seeds: int = 2) -> tuple[pd.DataFrame, list[str]]:
+    """What a t-test over seeds can compare: (the rows of the labels with >= min_seeds seeds at every
+    `x` value they reach, the sorted names of the other labels). E.g. a strategy run with one seed, or
+    one whose later rounds have one seed, is left out of `penalty_matrix` instead of failing it."""
+    require_columns(df, [*_as_list(by), x, "seed"])
+    label = make_label(df, by).astype(str)
+    fewest = df.groupby([label, df[x]])["seed"].nunique().groupby(level=0).min()
+    left_out = sorted(fewest.index[fewest < min_seeds])
+    return df[~label.isin(left_out)], left_out
+
+
 def penalty_matrix(df: pd.DataFrame, alpha: float = 0.05, rounds=None, by: str | Sequence[str] = "strategy",
                    x: str = "n_labeled", paired: str | bool = "auto", group=None):
     """The pairwise penalty matrix of the paper's App. G.

@@ -284,16 +284,6 @@ def plot_timing(df: pd.DataFrame, by: str | Sequence[str] = "strategy", ax: Axes
     return ax
 
 
-def _testable(df: pd.DataFrame, by) -> tuple[pd.DataFrame, list[str]]:
-    """(rows of the labels with >= 2 seeds at every labeled-set size they reach, with a "_label"
-    column; the names of the other labels): what a t-test over seeds can compare."""
-    labelled = df.assign(_label=metrics.make_label(df, by).astype(str))
-    x = "n_labeled" if "n_labeled" in df.columns else "round"
-    fewest = labelled.groupby(["_label", x])["seed"].nunique().groupby(level=0).min()
-    left_out = sorted(fewest.index[fewest < 2])
-    return labelled[~labelled["_label"].isin(left_out)], left_out
-
-
 def plot_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = "strategy",
                  figsize=(12.0, 8.5)) -> Figure:
     """One figure of four panels: accuracy, labeling efficiency per labeled-set size, relative accuracy,
@@ -303,11 +293,12 @@ def plot_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = 
     plot_accuracy(df, by=by, ax=axes[0, 0], title="Test accuracy")
     plot_labeling_efficiency(df, baseline=baseline, by=by, ax=axes[0, 1], title="Labeling efficiency")
     plot_relative_accuracy(df, baseline=baseline, by=by, ax=axes[1, 0], title=f"Accuracy relative to {baseline}")
-    testable, left_out = _testable(df, by)
+    testable, left_out = metrics.testable(df, by=by)
     title = "Penalty matrix" + (f" (too few seeds: {', '.join(left_out)})" if left_out else "")
+    if metrics.make_label(testable, by).nunique() < 2:
+        testable = df                         # penalty_matrix then says what is missing, as a note
     try:
-        plot_penalty_matrix(testable if testable["_label"].nunique() >= 2 else df, by=by, ax=axes[1, 1],
-                            title=title)
+        plot_penalty_matrix(testable, by=by, ax=axes[1, 1], title=title)
     except ValueError as err:
         axes[1, 1].set_axis_off()
         axes[1, 1].text(0.5, 0.5, f"No penalty matrix:\n{err}", ha="center", va="center", wrap=True,

@@ -224,6 +224,18 @@ def test_penalty_matrix_has_one_known_cell():
     assert list(mat.index) == ["A", "B", "C"] and mat.attrs["n_rounds"] == 2
 
 
+def test_testable_leaves_out_labels_with_one_seed_in_some_round():
+    full = penalty_table()
+    one_seed = table({"D": {0: [0.5, 0.6]}}, xs=(100, 200))                 # one seed throughout
+    late = table({"E": {0: [0.5, 0.6], 1: [0.5, 0.6]}}, xs=(100, 200))
+    late = late[(late["seed"] == 0) | (late["n_labeled"] == 100)]            # round 200: seed 0 only
+    rows, left_out = m.testable(pd.concat([full, one_seed, late], ignore_index=True))
+    assert left_out == ["D", "E"]
+    assert rows.equals(full)
+    np.testing.assert_allclose(m.penalty_matrix(rows).to_numpy(), m.penalty_matrix(full).to_numpy())
+    assert m.testable(full, min_seeds=4)[1] == ["A", "B", "C"]
+
+
 def test_pairwise_t_statistic_matches_hand_formula():
     tests = m.pairwise_tests(penalty_table())
     ab = tests[(tests.a == "A") & (tests.b == "B") & (tests.n_labeled == 100)].iloc[0]

@@ -56,13 +56,12 @@ def main() -> int:
                                             dropna=False).round(2)
         table.columns = [f"{100 * c:g}%" for c in table.columns]
         print(md(table.rename_axis("strategy")), "\n")
-    # significance: strategies with >= 2 seeds in every round; round 0 (the shared seed set, the same
-    # model for every strategy of a seed) is left out, it can never differ
-    n_rounds = df["n_labeled"].nunique()
-    per_cell = df.groupby(["strategy", "n_labeled"])["seed"].nunique().unstack()
-    tested = per_cell.index[(per_cell.notna().sum(axis=1) == n_rounds) & (per_cell.min(axis=1) >= 2)]
-    if len(tested) >= 2:
-        sub = df[df["strategy"].isin(tested)]
+    # significance: strategies with >= 2 seeds at each of their rounds; round 0 (the shared seed set,
+    # the same model for every strategy of a seed) is left out, it can never differ
+    sub, left_out = metrics.testable(df)
+    if left_out:
+        print(f"fewer than 2 seeds in some round, left out of the tests: {', '.join(left_out)}\n")
+    if sub["strategy"].nunique() >= 2:
         later = slice(1, None)
         print("## Penalty matrix (row significantly better than column, fraction of rounds after the seed "
               "set, t-test over seeds, paired when both have the same seeds, α = 0.05)\n")
