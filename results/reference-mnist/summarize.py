@@ -43,6 +43,9 @@ def main() -> int:
     counts = df.groupby(["strategy", "n_labeled"])["seed"].nunique().unstack().astype("Int64")
     print("seeds per cell:\n")
     print(md(counts), "\n")
+    print("## Test accuracy (%) per seed (round 0 is the same model for every strategy of a seed)\n")
+    per_seed = df.pivot_table(index=["seed", "n_labeled"], columns="strategy", values="test_acc") * 100
+    print(md(per_seed.round(2).rename_axis(columns=None)), "\n")
     print("## Epochs and seconds per round (mean over seeds)\n")
     df["s_per_epoch"] = df["train_s"] / df["epochs"]
     df["ms_per_step"] = 1000 * df["s_per_epoch"] / (df["n_labeled"] / df["batch_size"]).apply(math.ceil)
