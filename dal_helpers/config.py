@@ -231,6 +231,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Embedded default: the paper's MNIST setting scaled to mnist5k (4,000-point pool)
     "mnist5k": dict(dataset="mnist5k", model="mnist_net", n_init=100, budget=100, n_rounds=4,
                     augment=False),
+    # CPU-scale real-data presets (results/<section>/): the paper's protocol on real MNIST and
+    # Fashion-MNIST with the small MNIST net, pools and rounds sized for a 2-core machine. Every
+    # deviation from the paper's table is listed in the section's results README.
+    # 01 baselines on Fashion-MNIST (paper: ResNet-18, seed 3,000, +3,000 per round to 30,000, 150 epochs,
+    # batch 64): 2,000 pool points per class, seed 500, +500 per round to 2,500, 50 epochs, batch 64.
+    "cpu_baseline_fmnist": dict(dataset="fmnist", model="mnist_net", per_class=2000, n_init=500, budget=500,
+                                n_rounds=4, max_epochs=50, lr=0.01, batch_size=64),
 }
 
 
