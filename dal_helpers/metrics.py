@@ -30,6 +30,12 @@ _MEASURED = {"run_id", "round", "n_labeled", "test_acc", "train_acc", "epochs", 
              "sel_class_entropy", "sel_dup_frac", "sel_dist_labeled", "seed", "timestamp", "time"}
 
 
+class NotEnoughData(ValueError):
+    """A metric cannot be computed because the table lacks seeds, rounds or an overlap between curves
+    (e.g. a t-test over one seed, AUBC of runs that share no labeled-set range). The only exception a
+    caller should catch to report "not enough data"; any other error is a real mistake."""
+
+
 # --------------------------------------------------------------------------------------------------
 # table plumbing
 # --------------------------------------------------------------------------------------------------
@@ -275,6 +281,53 @@ def efficiency_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[s
     return pd.DataFrame(rows, columns=[*g, lab, "final", "final_at", "max", "mean_over_acc"])
 
 
+def final_accuracy(df: pd.DataFrame, by: str | Sequence[str] = "strategy", group=None,
+                   x: str = "n_labeled") -> pd.Series:
+    """Mean test accuracy (fraction in [0, 1]) over seeds of each label at its largest labeled-set size.
+
+    Returns a Series indexed by label (by [*group, label] with `group`), named "final_acc"."""
+    curves = mean_curves(df, by=by, group=group, x=x).sort_values(x)
+    keys = [*_as_list(group), label_column(by)]
+    out = curves.groupby(keys, sort=True, dropna=False)["mean"].last()
+    return out.rename("final_acc")
+
+
+def end_efficiency(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = "strategy", group=None,
+                   x: str = "n_labeled") -> pd.DataFrame:
+    """Labeling efficiency "at the end": at the highest accuracy both curves reach.
+
+    For each label, the target accuracy is the lower of its final mean accuracy and the baseline's
+    (`final_accuracy`): a label that ends above the baseline is measured at the baseline's final
+    accuracy (the paper's "efficiency at the end of the budget"), one that ends below it at its own
+    final accuracy, so a worse strategy gets a value below 1 instead of NaN. efficiency = labels the
+    baseline's mean curve needs to first reach the target / labels the label's curve needs (see
+    `labels_to_reach`). When the target lies below the first point of either curve, the two curves
+    share no accuracy: efficiency is NaN and note says "no common accuracy".
+
+    Returns [*group, label, target_acc, efficiency, note]: target_acc a fraction, note naming whose
+    final accuracy the target is ("at random's final accuracy") or why there is no number."""
+    frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
+    rows = []
+    for where, sub in _groups(frame, g):
+        _check_baseline(sub, lab, baseline, where)
+        curves = sub.groupby([lab, x], sort=True)["test_acc"].mean()
+        bx, ba = curves.loc[baseline].index.to_numpy(float), curves.loc[baseline].to_numpy(float)
+        for name in sorted(pd.unique(sub[lab]), key=str):
+            cx, ca = curves.loc[name].index.to_numpy(float), curves.loc[name].to_numpy(float)
+            own_lower = ca[-1] < ba[-1]
+            target = ca[-1] if own_lower else ba[-1]
+            need_b = labels_to_reach(bx, ba, [target])[0]
+            need_c = labels_to_reach(cx, ca, [target])[0]
+            if np.isnan(need_b) or np.isnan(need_c):
+                eff, note = np.nan, "no common accuracy"
+            else:
+                eff = need_b / need_c
+                note = f"at {name if own_lower else baseline}'s final accuracy"
+            rows.append({**where, lab: name, "target_acc": float(target), "efficiency": float(eff),
+                         "note": note})
+    return pd.DataFrame(rows, columns=[*g, lab, "target_acc", "efficiency", "note"])
+
+
 # --------------------------------------------------------------------------------------------------
 # relative accuracy (Sec. 4.5) and accuracy tables (Tables 2, 3, 14)
 # --------------------------------------------------------------------------------------------------
@@ -394,11 +447,11 @@ def _pairwise_one(frame: pd.DataFrame, lab: str, alpha: float, rounds, x: str, p
     names = sorted(pd.unique(frame[lab]), key=str)
     if len(names) < 2:
         in_group = f" in group {dict(where)}" if where else ""
-        raise ValueError(f"a pairwise comparison needs >= 2 {lab} values; the table{in_group} has {names}")
+        raise NotEnoughData(f"a pairwise comparison needs >= 2 {lab} values; the table{in_group} has {names}")
     per_label = {n: set(frame.loc[frame[lab] == n, x]) for n in names}
     points = sorted(set.intersection(*per_label.values()))
     if not points:
-        raise ValueError(f"no {x} value is shared by every {lab}: " +
+        raise NotEnoughData(f"no {x} value is shared by every {lab}: " +
                          "; ".join(f"{n}: {sorted(map(_py, v))}" for n, v in per_label.items()))
     points = _select_points(points, rounds)
     seeds = sorted(frame["seed"].unique())
@@ -412,7 +465,7 @@ def _pairwise_one(frame: pd.DataFrame, lab: str, alpha: float, rounds, x: str, p
     if (counts < 2).any():
         i, k = np.argwhere(counts < 2)[0]
         have = [_py(seeds[j]) for j in np.nonzero(present[i, k])[0]]
-        raise ValueError(f"significance tests need >= 2 seeds per {lab}; {names[i]!r} has {counts[i, k]} "
+        raise NotEnoughData(f"significance tests need >= 2 seeds per {lab}; {names[i]!r} has {counts[i, k]} "
                          f"at {x}={_py(points[k])} (seeds {have})")
     frames = []
     for i, a in enumerate(names):
@@ -438,7 +491,7 @@ def _t_tests(A: np.ndarray, B: np.ndarray, paired, alpha: float, a, b, points, x
     n_shared = shared.sum(axis=1)
     if (pair & (n_shared < 2)).any():
         k = int(np.argmax(pair & (n_shared < 2)))
-        raise ValueError(f"paired tests need >= 2 shared seeds; {a!r} and {b!r} share {int(n_shared[k])} "
+        raise NotEnoughData(f"paired tests need >= 2 shared seeds; {a!r} and {b!r} share {int(n_shared[k])} "
                          f"at {x}={_py(points[k])}")
     with np.errstate(all="ignore"):
         d = np.where(shared, A - B, 0.0)
@@ -527,6 +580,24 @@ def _normalised_area(xs: np.ndarray, ys: np.ndarray, lo: float, hi: float) -> fl
     return float(np.sum((grid[1:] - grid[:-1]) * (vals[1:] + vals[:-1]) / 2.0) / (hi - lo))
 
 
+def _per_seed_aubc(frame: pd.DataFrame, lab: str, g: list[str], x: str):
+    """Yield (group values, {label: (n_seeds,) AUBC per seed, in seed order}) for a prepared frame,
+    every run's area taken over the labeled-set range all runs of the group cover."""
+    for where, sub in _groups(frame, g):
+        runs = {k: s.sort_values(x) for k, s in sub.groupby([lab, "seed"], sort=True)}
+        lo = max(float(s[x].iloc[0]) for s in runs.values())
+        hi = min(float(s[x].iloc[-1]) for s in runs.values())
+        if not hi > lo:
+            in_group = f" in group {where}" if where else ""
+            raise NotEnoughData(f"AUBC needs a range of {x} that every run covers; the runs{in_group} share "
+                                f"only [{lo}, {hi}] (the latest first size and the earliest last size)")
+        per_label: dict = {}
+        for (name, _seed), s in runs.items():
+            per_label.setdefault(name, []).append(
+                _normalised_area(s[x].to_numpy(float), s["test_acc"].to_numpy(float), lo, hi))
+        yield where, {k: np.asarray(v) for k, v in per_label.items()}
+
+
 def aubc(df: pd.DataFrame, by: str | Sequence[str] = "strategy", group=None, x: str = "n_labeled",
          n_boot: int = 2000, ci: float | None = 0.95, gen: torch.Generator | None = None,
          seed: int = 0) -> pd.DataFrame:
@@ -546,25 +617,14 @@ def aubc(df: pd.DataFrame, by: str | Sequence[str] = "strategy", group=None, x: 
     if gen is None:
         gen = torch.Generator().manual_seed(seed)
     rows = []
-    for where, sub in _groups(frame, g):
-        runs = {k: s.sort_values(x) for k, s in sub.groupby([lab, "seed"], sort=True)}
-        lo = max(float(s[x].iloc[0]) for s in runs.values())
-        hi = min(float(s[x].iloc[-1]) for s in runs.values())
-        if not hi > lo:
-            in_group = f" in group {where}" if where else ""
-            raise ValueError(f"AUBC needs a range of {x} that every run covers; the runs{in_group} share "
-                             f"only [{lo}, {hi}] (the latest first size and the earliest last size)")
-        per_label: dict = {}
-        for (name, _seed), s in runs.items():
-            per_label.setdefault(name, []).append(
-                _normalised_area(s[x].to_numpy(float), s["test_acc"].to_numpy(float), lo, hi))
+    for where, per_label in _per_seed_aubc(frame, lab, g, x):
         for name in sorted(per_label, key=str):
             vals = np.asarray(per_label[name])
             low = high = np.nan
             if ci is not None:
                 if len(vals) < 2:
-                    raise ValueError(f"a bootstrap CI needs >= 2 seeds per {lab}; {name!r} has {len(vals)}"
-                                     f"{' in ' + str(where) if where else ''} (pass ci=None for the AUBC alone)")
+                    raise NotEnoughData(f"a bootstrap CI needs >= 2 seeds per {lab}; {name!r} has {len(vals)}"
+                                        f"{' in ' + str(where) if where else ''} (pass ci=None for the AUBC alone)")
                 idx = torch.randint(0, len(vals), (n_boot, len(vals)), generator=gen).numpy()
                 means = vals[idx].mean(axis=1)
                 low, high = np.quantile(means, [(1 - ci) / 2, 1 - (1 - ci) / 2])
@@ -658,3 +718,304 @@ def paper_vs_ours(rows: Iterable[Mapping]) -> pd.DataFrame:
         out.append({"claim": r["claim"], "paper": shown, "ours": ours, "tol": tol, "verdict": verdict,
                     "note": r.get("note", "")})
     return pd.DataFrame(out, columns=["claim", "paper", "ours", "tol", "verdict", "note"])
+
+
+# --------------------------------------------------------------------------------------------------
+# statistics beyond the paper: ranks over blocks, bootstrap CIs, effect sizes, seeds needed
+# --------------------------------------------------------------------------------------------------
+
+class RankTests(NamedTuple):
+    """Rank-based comparison of k labels over n_blocks blocks (Demšar 2006).
+
+    friedman_stat, friedman_p: Friedman's chi-square test that all labels rank alike (NaN for k = 2);
+    avg_ranks: (k,) mean rank per label, 1 = best (highest value), sorted best first;
+    pairwise_p: (k, k) two-sided Wilcoxon signed-rank p-values over blocks, Holm-corrected over the
+    k (k - 1) / 2 pairs, symmetric, NaN on the diagonal; n_blocks: blocks in which every label has a value."""
+    friedman_stat: float
+    friedman_p: float
+    avg_ranks: pd.Series
+    pairwise_p: pd.DataFrame
+    n_blocks: int
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment: (m,) p-values -> (m,) adjusted p-values, in the input order.
+    The i-th smallest p becomes max over j <= i of min(1, (m - j + 1) p_(j)); NaN stays NaN."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.nonzero(~np.isnan(p))[0]
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def _block_matrix(df: pd.DataFrame, by, blocks, value: str) -> pd.DataFrame:
+    """(n_blocks, k) values: one row per block with every label present, one column per label."""
+    named = _as_list(blocks)
+    blocks = [b for b in named if b in df.columns]   # an absent column is one block value
+    lab = label_column(by)
+    require_columns(df, [value])
+    frame = df.assign(**{lab: make_label(df, by)})
+    if not blocks:
+        raise NotEnoughData(f"rank tests need block columns (e.g. seed, n_labeled); none of {named} "
+                            "is in the table")
+    dup = frame.duplicated([*blocks, lab])
+    if dup.any():
+        raise ValueError(f"{int(dup.sum())} rows repeat a (block, {lab}) pair over blocks {blocks}; "
+                         "add the column that tells them apart to `blocks` or `by`")
+    wide = frame.pivot(index=blocks, columns=lab, values=value)
+    return wide.dropna(axis=0, how="any")
+
+
+def rank_tests(df: pd.DataFrame, by: str | Sequence[str] = "strategy",
+               blocks: Sequence[str] = ("dataset", "seed", "n_labeled"), value: str = "test_acc") -> RankTests:
+    """Friedman test, average ranks and pairwise Wilcoxon signed-rank tests (Holm-corrected) of the
+    labels over blocks: one block per combination of the `blocks` columns (data set x seed x labeled-set
+    size by default; a column absent from the table counts as one value). Only blocks where every label
+    has a value are used. Higher `value` ranks better (rank 1); ties share the mean rank.
+    Raises NotEnoughData with fewer than 2 labels or 2 complete blocks."""
+    wide = _block_matrix(df, by, blocks, value)
+    names = list(wide.columns)
+    if len(names) < 2 or len(wide) < 2:
+        raise NotEnoughData(f"rank tests need >= 2 labels and >= 2 blocks where all of them have a value; "
+                            f"got labels {[str(n) for n in names]} and {len(wide)} complete block(s)")
+    vals = wide.to_numpy(float)                                       # (n_blocks, k)
+    ranks = stats.rankdata(-vals, axis=1)
+    avg = pd.Series(ranks.mean(axis=0), index=pd.Index(names, name=wide.columns.name),
+                    name="avg_rank").sort_values(kind="stable")
+    if len(names) >= 3:
+        fr = stats.friedmanchisquare(*vals.T)
+        f_stat, f_p = float(fr.statistic), float(fr.pvalue)
+    else:
+        f_stat = f_p = np.nan
+    pairs, raw = [], []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            d = vals[:, i] - vals[:, j]
+            pairs.append((i, j))
+            raw.append(1.0 if np.all(d == 0) else float(stats.wilcoxon(vals[:, i], vals[:, j]).pvalue))
+    adj = holm(raw)
+    mat = np.full((len(names), len(names)), np.nan)
+    for (i, j), p in zip(pairs, adj):
+        mat[i, j] = mat[j, i] = p
+    pw = pd.DataFrame(mat, index=pd.Index(names), columns=pd.Index(names))
+    return RankTests(f_stat, f_p, avg, pw, int(len(wide)))
+
+
+def critical_difference(avg_ranks, n_blocks: int, alpha: float = 0.05) -> float:
+    """Nemenyi critical difference of average ranks: CD = q_alpha sqrt(k (k + 1) / (6 N)), with k the
+    number of labels (len(avg_ranks)), N = n_blocks and q_alpha the studentized range quantile at
+    1 - alpha for k groups and infinite degrees of freedom, divided by sqrt(2) (Demšar 2006, Table 5a:
+    q_0.05 = 2.569 for k = 4). Two labels whose average ranks differ by more than CD differ. In rank units."""
+    k = len(avg_ranks)
+    if k < 2:
+        raise NotEnoughData(f"a critical difference needs >= 2 labels; got {k}")
+    if n_blocks < 1:
+        raise ValueError(f"n_blocks={n_blocks} is invalid; allowed: an integer >= 1")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha} is invalid; allowed: a probability in (0, 1)")
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6.0 * n_blocks)))
+
+
+def bootstrap_ci(values, stat=np.mean, n_boot: int = 10000, level: float = 0.95, *,
+                 gen: np.random.Generator) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of `stat` over `values`.
+
+    values: (n,) numbers (e.g. one per seed), n >= 2; stat: a reducer taking (n_boot, n) and axis=1,
+    such as np.mean or np.median; n_boot resamples of n values drawn with replacement from `gen`;
+    level: coverage in (0, 1). Returns (lo, hi), the (1 - level) / 2 and (1 + level) / 2 quantiles
+    of the resampled statistic, in the units of `values`."""
+    v = np.asarray(values, dtype=float).ravel()
+    if not isinstance(gen, np.random.Generator):
+        raise TypeError(f"gen must be a numpy Generator (np.random.default_rng(seed)); got {type(gen).__name__}")
+    if not 0 < level < 1:
+        raise ValueError(f"level={level} is invalid; allowed: a coverage in (0, 1)")
+    if n_boot < 1:
+        raise ValueError(f"n_boot={n_boot} is invalid; allowed: an integer >= 1")
+    if np.isnan(v).any():
+        raise ValueError(f"values hold NaN at positions {np.nonzero(np.isnan(v))[0].tolist()}; drop them first")
+    if len(v) < 2:
+        raise NotEnoughData(f"a bootstrap CI needs >= 2 values (seeds); got {len(v)}")
+    idx = gen.integers(0, len(v), size=(n_boot, len(v)))
+    boot = np.asarray(stat(v[idx], axis=1), dtype=float)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def aubc_ci(df: pd.DataFrame, by: str | Sequence[str] = "strategy", group=None, x: str = "n_labeled",
+            n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """AUBC (see `aubc`) with a percentile bootstrap CI over seeds from `bootstrap_ci`, all labels
+    drawing in turn from one generator np.random.default_rng(seed). A label with one seed gets a NaN
+    CI and a note saying so. Returns [*group, label, aubc, ci_low, ci_high, n_seeds, note], AUBC and
+    its bounds as fractions in [0, 1]."""
+    frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
+    gen = np.random.default_rng(seed)
+    rows = []
+    for where, per_label in _per_seed_aubc(frame, lab, g, x):
+        for name in sorted(per_label, key=str):
+            vals = per_label[name]
+            lo = hi = np.nan
+            note = ""
+            if len(vals) >= 2:
+                lo, hi = bootstrap_ci(vals, n_boot=n_boot, level=level, gen=gen)
+            else:
+                note = "1 seed: no CI"
+            rows.append({**where, lab: name, "aubc": float(vals.mean()), "ci_low": lo, "ci_high": hi,
+                         "n_seeds": len(vals), "note": note})
+    return pd.DataFrame(rows, columns=[*g, lab, "aubc", "ci_low", "ci_high", "n_seeds", "note"])
+
+
+def _reach_rows(xs: np.ndarray, Y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """labels_to_reach for many curves on one size grid: xs (n,) sizes, Y (B, n) accuracies, t (B,)
+    one target per curve. Returns (B,) sizes, NaN where the curve never reaches t or starts above it."""
+    reached = Y >= t[:, None]
+    hit = reached.any(axis=1) & (t >= Y[:, 0])
+    i = reached.argmax(axis=1)
+    i0 = np.maximum(i - 1, 0)
+    rows = np.arange(len(Y))
+    a0, a1 = Y[rows, i0], Y[rows, i]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(i == 0, xs[0], xs[i0] + (t - a0) / (a1 - a0) * (xs[i] - xs[i0]))
+    return np.where(hit, out, np.nan)
+
+
+def _seed_curves(sub: pd.DataFrame, lab: str, name, x: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """(sizes (n,), accuracies (n_seeds, n), seeds) of one label over the sizes every seed has."""
+    wide = sub[sub[lab] == name].pivot(index="seed", columns=x, values="test_acc").sort_index(axis=1)
+    wide = wide.dropna(axis=1, how="any")
+    return wide.columns.to_numpy(float), wide.to_numpy(float), list(wide.index)
+
+
+def efficiency_ci(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = "strategy", group=None,
+                  x: str = "n_labeled", n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """`end_efficiency` with a percentile bootstrap CI over seeds.
+
+    Each of n_boot resamples draws seeds with replacement (from np.random.default_rng(seed)) for the
+    baseline and the label, the same draw for both when they have the same seeds (paired), recomputes
+    both mean curves, the target (the lower of the two final means) and the efficiency there. The
+    bootstrap uses the labeled-set sizes every seed of a label has. A label with < 2 seeds, or a pair
+    without a common accuracy, gets a NaN CI and a note; resamples without a common accuracy are left
+    out of the quantiles (the note counts them). Returns [*group, label, target_acc, efficiency,
+    ci_low, ci_high, n_seeds, note]; efficiency is a ratio of label counts (> 1: fewer labels than the
+    baseline)."""
+    point = end_efficiency(df, baseline=baseline, by=by, group=group, x=x)
+    frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
+    gen = np.random.default_rng(seed)
+    rows = []
+    for where, sub in _groups(frame, g):
+        pt = point
+        for col, v in where.items():
+            pt = pt[pt[col] == v]
+        bx, B, bseeds = _seed_curves(sub, lab, baseline, x)
+        for _, r in pt.iterrows():
+            name = r[lab]
+            cx, C, cseeds = _seed_curves(sub, lab, name, x)
+            lo = hi = np.nan
+            note = r["note"]
+            if len(cseeds) < 2 or len(bseeds) < 2:
+                note = f"{note}; < 2 seeds: no CI"
+            elif np.isfinite(r["efficiency"]) and len(bx) and len(cx):
+                ib = gen.integers(0, len(bseeds), size=(n_boot, len(bseeds)))
+                ic = ib if cseeds == bseeds else gen.integers(0, len(cseeds), size=(n_boot, len(cseeds)))
+                bm, cm = B[ib].mean(axis=1), C[ic].mean(axis=1)          # (n_boot, n_sizes)
+                t = np.minimum(bm[:, -1], cm[:, -1])
+                eff = _reach_rows(bx, bm, t) / _reach_rows(cx, cm, t)
+                ok = np.isfinite(eff)
+                if ok.any():
+                    lo, hi = np.quantile(eff[ok], [(1 - level) / 2, (1 + level) / 2])
+                if not ok.all():
+                    note = f"{note}; CI over {int(ok.sum())} of {n_boot} resamples (others: no common accuracy)"
+            rows.append({**where, lab: name, "target_acc": r["target_acc"], "efficiency": r["efficiency"],
+                         "ci_low": float(lo), "ci_high": float(hi), "n_seeds": len(cseeds), "note": note})
+    return pd.DataFrame(rows, columns=[*g, lab, "target_acc", "efficiency", "ci_low", "ci_high", "n_seeds",
+                                       "note"])
+
+
+def effect_sizes(df: pd.DataFrame, by: str | Sequence[str] = "strategy", rounds=None, x: str = "n_labeled",
+                 level: float = 0.95, group=None) -> pd.DataFrame:
+    """Mean accuracy difference with a t confidence interval for every pair of labels (a < b in sorted
+    order) at every labeled-set size all labels share (`rounds` picks some by position, as in
+    `pairwise_tests`). Paired over seeds (the CI of scipy.stats.ttest_rel) when both labels have the
+    same seeds there, else Welch's interval (ttest_ind, equal_var=False); NaN CI when either side has
+    < 2 seeds. Differences are fractions of accuracy (x100 for percentage points).
+    Returns [*group, x, pair ("a − b"), a, b, mean_diff, ci_low, ci_high, paired, n_a, n_b]."""
+    if not 0 < level < 1:
+        raise ValueError(f"level={level} is invalid; allowed: a coverage in (0, 1)")
+    frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
+    rows = []
+    for where, sub in _groups(frame, g):
+        names = sorted(pd.unique(sub[lab]), key=str)
+        if len(names) < 2:
+            raise NotEnoughData(f"effect sizes need >= 2 {lab} values; got {[str(n) for n in names]}")
+        points = sorted(set.intersection(*(set(sub.loc[sub[lab] == n, x]) for n in names)))
+        if not points:
+            raise NotEnoughData(f"no {x} value is shared by every {lab}")
+        acc = sub.set_index([lab, x, "seed"])["test_acc"].sort_index()
+        for p in _select_points(points, rounds):
+            for i, a in enumerate(names):
+                for b in names[i + 1:]:
+                    rows.append({**where, x: _py(p), **_diff_ci(acc.loc[(a, p)], acc.loc[(b, p)], level, a, b)})
+    return pd.DataFrame(rows, columns=[*g, x, "pair", "a", "b", "mean_diff", "ci_low", "ci_high", "paired",
+                                       "n_a", "n_b"])
+
+
+def _diff_ci(A: pd.Series, B: pd.Series, level: float, a, b) -> dict:
+    """Mean difference A - B (Series indexed by seed) and its t interval, paired when seeds match."""
+    paired = set(A.index) == set(B.index) and len(A) >= 2
+    lo = hi = np.nan
+    if paired:
+        d = (A - B.reindex(A.index)).to_numpy(float)
+        diff = float(d.mean())
+        if np.all(d == d[0]):                    # no spread: the interval is the point
+            lo = hi = diff
+        else:
+            lo, hi = stats.ttest_rel(A.to_numpy(float), B.reindex(A.index).to_numpy(float)).confidence_interval(level)
+    else:
+        diff = float(A.mean() - B.mean())
+        if len(A) >= 2 and len(B) >= 2:
+            if A.var() == 0 and B.var() == 0:
+                lo = hi = diff
+            else:
+                lo, hi = stats.ttest_ind(A.to_numpy(float), B.to_numpy(float),
+                                         equal_var=False).confidence_interval(level)
+    return {"pair": f"{a} − {b}", "a": a, "b": b, "mean_diff": diff, "ci_low": float(lo), "ci_high": float(hi),
+            "paired": paired, "n_a": len(A), "n_b": len(B)}
+
+
+def _t_power(n: int, effect: float, alpha: float, paired: bool) -> float:
+    """Power of a two-sided t-test at level alpha: paired with n pairs (df n - 1, noncentrality
+    effect sqrt(n)), or two samples of n each (df 2n - 2, noncentrality effect sqrt(n / 2))."""
+    dof = n - 1 if paired else 2 * n - 2
+    nc = effect * math.sqrt(n if paired else n / 2)
+    tc = stats.t.ppf(1 - alpha / 2, dof)
+    return float(stats.nct.sf(tc, dof, nc) + stats.nct.cdf(-tc, dof, nc))
+
+
+def seeds_needed(diff: float, sd: float, alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> int:
+    """Fewest seeds for a two-sided t-test at level `alpha` to detect a true difference `diff` with
+    probability `power`, from the noncentral t distribution (scipy.stats.nct).
+
+    paired=True: diff is the mean of per-seed differences and sd their standard deviation; returns the
+    number of seeds both labels run. paired=False: two independent samples of equal size with common
+    standard deviation sd; returns the seeds per label. diff and sd in the same unit (e.g. accuracy
+    fractions). Starts from the normal approximation ((z_(1-alpha/2) + z_power) sd / |diff|)^2 (times 2
+    unpaired) and steps to the smallest n >= 2 whose power reaches `power`. diff = 0 is refused."""
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"alpha={alpha}, power={power} are invalid; allowed: probabilities in (0, 1)")
+    if not (math.isfinite(diff) and math.isfinite(sd)) or sd < 0:
+        raise ValueError(f"diff={diff}, sd={sd} are invalid; allowed: finite numbers, sd >= 0")
+    if diff == 0:
+        raise ValueError("diff=0: no number of seeds detects a zero difference; pass the difference to detect")
+    if sd == 0:
+        return 2
+    effect = abs(diff) / sd
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    n = max(2, math.ceil((z / effect) ** 2 * (1 if paired else 2)))
+    while _t_power(n, effect, alpha, paired) < power:
+        n += 1
+    while n > 2 and _t_power(n - 1, effect, alpha, paired) >= power:
+        n -= 1
+    return n

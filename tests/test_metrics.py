@@ -429,3 +429,211 @@ def test_penalty_matrix_per_group():
     assert mats[2].to_numpy().sum() == 0.0
     tests = m.pairwise_tests(pd.concat([g1, g2]), group="redundancy")
     assert list(tests.columns[:2]) == ["redundancy", "n_labeled"] and len(tests) == 12
+
+
+# --- efficiency at the end: at the highest accuracy both curves reach ------------------------------
+
+RANDOM = [0.5, 0.6, 0.7, 0.8]
+
+
+def test_end_efficiency_of_a_strategy_one_point_below_random_is_below_one():
+    df = table({"random": two_seeds(RANDOM), "entropy": two_seeds([a - 0.01 for a in RANDOM])})
+    got = m.end_efficiency(df).set_index("strategy")
+    # Target: entropy's final 0.79 (below random's 0.80). Random reaches 0.79 between 400 (0.70) and
+    # 800 (0.80): 400 + 0.09 / 0.10 * 400 = 760; entropy reaches it at its last size, 800: 760 / 800.
+    assert got.loc["entropy", "target_acc"] == pytest.approx(0.79)
+    assert got.loc["entropy", "efficiency"] == pytest.approx(760 / 800)
+    assert got.loc["entropy", "note"] == "at entropy's final accuracy"
+    assert got.loc["random", "efficiency"] == pytest.approx(1.0)
+
+
+def test_end_efficiency_above_random_is_unchanged():
+    df = table({"random": two_seeds(RANDOM), "badge": two_seeds([0.6, 0.7, 0.8, 0.9])})
+    got = m.end_efficiency(df).set_index("strategy")
+    # The previous definition: labeling_efficiency at the baseline's final mean accuracy (0.8), which
+    # badge reaches at 400 and random at 800: 2.
+    before = m.labeling_efficiency(df, targets=[0.8]).by_accuracy.set_index("strategy")["efficiency"]
+    assert got.loc["badge", "efficiency"] == pytest.approx(2.0) == pytest.approx(before["badge"])
+    assert got.loc["badge", "target_acc"] == pytest.approx(0.8)
+    assert got.loc["badge", "note"] == "at random's final accuracy"
+
+
+def test_end_efficiency_of_curves_without_common_accuracy():
+    # The worse curve ends (0.45) below the first point of random (0.50): no accuracy both reach.
+    df = table({"random": two_seeds([0.5, 0.55, 0.6, 0.65]), "bad": two_seeds([0.3, 0.35, 0.4, 0.45])})
+    got = m.end_efficiency(df).set_index("strategy")
+    assert math.isnan(got.loc["bad", "efficiency"])
+    assert got.loc["bad", "note"] == "no common accuracy"
+
+
+def test_end_efficiency_per_group():
+    df = pd.concat([table({"random": two_seeds(RANDOM), "e": two_seeds([a - 0.01 for a in RANDOM])},
+                          redundancy=r) for r in (1, 5)])
+    got = m.end_efficiency(df, group="redundancy")
+    assert list(got.columns) == ["redundancy", "strategy", "target_acc", "efficiency", "note"]
+    np.testing.assert_allclose(got.loc[got.strategy == "e", "efficiency"], [0.95, 0.95])
+
+
+def test_final_accuracy_is_the_mean_at_the_largest_size():
+    df = table({"random": {0: [0.5, 0.6], 1: [0.5, 0.7]}, "b": {0: [0.5, 0.9]}}, xs=(10, 20))
+    got = m.final_accuracy(df)
+    assert got["random"] == pytest.approx(0.65) and got["b"] == pytest.approx(0.9)
+
+
+def test_not_enough_data_is_a_value_error_raised_for_one_seed():
+    df = table({"random": {0: RANDOM}, "b": {0: RANDOM}})
+    with pytest.raises(m.NotEnoughData, match="2 seeds"):
+        m.penalty_matrix(df)
+    assert issubclass(m.NotEnoughData, ValueError)
+
+
+# --- rank tests and the critical difference ---------------------------------------------------------
+
+def _three_strategies(seeds=(0, 1, 2)):
+    rng = np.random.default_rng(3)
+    curves = {s: {k: list(np.clip(np.array(RANDOM) + off + rng.normal(0, 0.02, 4), 0, 1)) for k in seeds}
+              for s, off in (("random", 0.0), ("entropy", 0.01), ("badge", 0.03))}
+    return table(curves)
+
+
+def test_rank_tests_match_scipy():
+    df = _three_strategies()
+    got = m.rank_tests(df)
+    wide = df.pivot(index=["seed", "n_labeled"], columns="strategy", values="test_acc")
+    fr = stats_mod().friedmanchisquare(wide["badge"], wide["entropy"], wide["random"])
+    assert got.n_blocks == 12
+    assert got.friedman_stat == pytest.approx(fr.statistic) and got.friedman_p == pytest.approx(fr.pvalue)
+    ranks = wide.rank(axis=1, ascending=False).mean()
+    pd.testing.assert_series_equal(got.avg_ranks.sort_index(), ranks.sort_index(), check_names=False)
+    raw = {pair: stats_mod().wilcoxon(wide[pair[0]], wide[pair[1]]).pvalue
+           for pair in (("badge", "entropy"), ("badge", "random"), ("entropy", "random"))}
+    adj = dict(zip(raw, m.holm(list(raw.values()))))
+    for (a, b), p in adj.items():
+        assert got.pairwise_p.loc[a, b] == pytest.approx(p) == pytest.approx(got.pairwise_p.loc[b, a])
+
+
+def stats_mod():
+    from scipy import stats
+    return stats
+
+
+def test_holm_hand_values():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 -> 0.02, 0.03, 0.06, 0.04; running max -> 0.06.
+    np.testing.assert_allclose(m.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(m.holm([0.5, 0.4]), [0.8, 0.8])
+
+
+def test_rank_tests_drop_incomplete_blocks_and_need_two():
+    df = _three_strategies()
+    df = df[~((df.strategy == "badge") & (df.seed == 2))]
+    assert m.rank_tests(df).n_blocks == 8
+    with pytest.raises(m.NotEnoughData, match="2 blocks"):
+        m.rank_tests(df[(df.n_labeled == 100) & (df.seed == 0)])
+    with pytest.raises(ValueError, match="repeat"):          # seeds are not blocks here: refused
+        m.rank_tests(df, blocks=("n_labeled",))
+
+
+def test_critical_difference_matches_demsar_table():
+    # Demšar (2006), Table 5a: q_0.05 = 2.569 for k = 4; CD = 2.569 sqrt(4 * 5 / (6 * 10)).
+    assert m.critical_difference([1, 2, 3, 4], n_blocks=10) == pytest.approx(2.569 * math.sqrt(20 / 60), abs=1e-3)
+    # k = 2: q_0.05 = 1.960 (the normal quantile), CD = 1.96 sqrt(6 / (6 * 5)).
+    assert m.critical_difference([1, 2], n_blocks=5) == pytest.approx(1.960 * math.sqrt(1 / 5), abs=1e-3)
+
+
+# --- bootstrap CIs -------------------------------------------------------------------------------
+
+def test_bootstrap_ci_of_two_values_is_their_range_and_reproducible():
+    # Resamples of (0, 1) have means 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4: the 2.5% and 97.5%
+    # quantiles of 10,000 of them are 0 and 1.
+    lo, hi = m.bootstrap_ci([0.0, 1.0], gen=np.random.default_rng(0))
+    assert (lo, hi) == (0.0, 1.0)
+    a = m.bootstrap_ci([0.1, 0.4, 0.2, 0.9], gen=np.random.default_rng(5), n_boot=500)
+    assert a == m.bootstrap_ci([0.1, 0.4, 0.2, 0.9], gen=np.random.default_rng(5), n_boot=500)
+
+
+def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap():
+    x = np.random.default_rng(1).normal(0.8, 0.02, 8)
+    ours = m.bootstrap_ci(x, n_boot=20000, gen=np.random.default_rng(2))
+    ref = stats_mod().bootstrap((x,), np.mean, n_resamples=20000, method="percentile",
+                                rng=np.random.default_rng(3)).confidence_interval
+    np.testing.assert_allclose(ours, (ref.low, ref.high), atol=1.5e-3)
+
+
+def test_bootstrap_ci_needs_two_values_and_a_generator():
+    with pytest.raises(m.NotEnoughData):
+        m.bootstrap_ci([0.5], gen=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="Generator"):
+        m.bootstrap_ci([0.5, 0.6], gen=0)
+
+
+def test_aubc_ci_brackets_the_aubc_and_notes_one_seed():
+    df = table({"random": {0: [0.5, 0.6], 1: [0.7, 0.8]}, "b": {0: [0.5, 0.6]}}, xs=(100, 200))
+    got = m.aubc_ci(df, seed=0).set_index("strategy")
+    # per-seed AUBCs of random: 0.55 and 0.75; two values -> the CI is their range (as above)
+    assert got.loc["random", "aubc"] == pytest.approx(0.65)
+    assert (got.loc["random", "ci_low"], got.loc["random", "ci_high"]) == pytest.approx((0.55, 0.75))
+    assert math.isnan(got.loc["b", "ci_low"]) and got.loc["b", "note"] == "1 seed: no CI"
+
+
+def test_reach_rows_matches_labels_to_reach():
+    rng = np.random.default_rng(0)
+    xs = np.array([10.0, 20.0, 40.0, 80.0])
+    Y = rng.uniform(0.4, 0.9, (50, 4))
+    t = rng.uniform(0.3, 0.95, 50)
+    ref = np.array([m.labels_to_reach(xs, y, [tt])[0] for y, tt in zip(Y, t)])
+    np.testing.assert_allclose(m._reach_rows(xs, Y, t), ref)
+
+
+def test_efficiency_ci_brackets_every_paired_resample():
+    # Two seeds each, paired: the bootstrap draws seed index pairs (0,0), (0,1), (1,0), (1,1) for both
+    # labels at once; with 10,000 draws its 2.5% / 97.5% quantiles are the smallest and largest of the
+    # four end efficiencies, computed here on the resampled tables themselves.
+    curves = {"random": {0: [0.5, 0.6, 0.7, 0.8], 1: [0.5, 0.62, 0.7, 0.78]},
+              "e": {0: [0.5, 0.58, 0.66, 0.79], 1: [0.5, 0.6, 0.7, 0.77]}}
+    df = table(curves)
+    values = []
+    for pick in ((0, 0), (0, 1), (1, 1)):
+        resampled = table({s: {k: curves[s][p] for k, p in enumerate(pick)} for s in curves})
+        values.append(m.end_efficiency(resampled).set_index("strategy").loc["e", "efficiency"])
+    got = m.efficiency_ci(df, seed=0).set_index("strategy").loc["e"]
+    assert got["efficiency"] == pytest.approx(m.end_efficiency(df).set_index("strategy").loc["e", "efficiency"])
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((min(values), max(values)))
+    assert got["efficiency"] < 1
+
+
+# --- effect sizes and seeds needed -------------------------------------------------------------------
+
+def test_effect_sizes_match_scipy_paired_and_welch():
+    df = _three_strategies()
+    got = m.effect_sizes(df, rounds=[-1]).set_index("pair")
+    wide = df[df.n_labeled == 800].pivot(index="seed", columns="strategy", values="test_acc")
+    ci = stats_mod().ttest_rel(wide["badge"], wide["random"]).confidence_interval(0.95)
+    row = got.loc["badge − random"]
+    assert row["paired"] and row["mean_diff"] == pytest.approx((wide["badge"] - wide["random"]).mean())
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((ci.low, ci.high))
+    # different seeds: Welch's interval
+    df2 = pd.concat([df[df.strategy != "badge"], df[df.strategy == "badge"].assign(seed=lambda d: d.seed + 10)])
+    got2 = m.effect_sizes(df2, rounds=[-1]).set_index("pair").loc["badge − random"]
+    a = df2[(df2.strategy == "badge") & (df2.n_labeled == 800)]["test_acc"]
+    b = df2[(df2.strategy == "random") & (df2.n_labeled == 800)]["test_acc"]
+    ci2 = stats_mod().ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert not got2["paired"] and (got2["ci_low"], got2["ci_high"]) == pytest.approx((ci2.low, ci2.high))
+
+
+def test_seeds_needed_matches_power_tables():
+    # Cohen's tables (two-sided, alpha 0.05, power 0.8): paired d = 0.5 -> 34 pairs, d = 0.8 -> 15,
+    # d = 1 -> 10; two independent samples d = 0.5 -> 64 per group, d = 0.8 -> 26.
+    assert [m.seeds_needed(d, 1.0) for d in (0.5, 0.8, 1.0)] == [34, 15, 10]
+    assert [m.seeds_needed(d * 0.02, 0.02, paired=False) for d in (0.5, 0.8)] == [64, 26]
+
+
+def test_seeds_needed_reaches_the_power_by_simulation():
+    # For d = 1 the answer is 10 pairs: simulated paired t-tests with 10 pairs reject about 80% of the
+    # time, with 9 pairs less.
+    rng = np.random.default_rng(0)
+    n = m.seeds_needed(0.01, 0.01)
+    d = rng.normal(0.01, 0.01, (20000, n))
+    p = stats_mod().ttest_1samp(d, 0.0, axis=1).pvalue
+    assert (p < 0.05).mean() == pytest.approx(0.8, abs=0.02)
+    with pytest.raises(ValueError, match="diff=0"):
+        m.seeds_needed(0.0, 0.01)
