@@ -1019,3 +1019,58 @@ def seeds_needed(diff: float, sd: float, alpha: float = 0.05, power: float = 0.8
     while n > 2 and _t_power(n - 1, effect, alpha, paired) >= power:
         n -= 1
     return n
+
+
+def _quantiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column (1 - level) / 2 and (1 + level) / 2 quantiles of (n_boot, m) samples over their
+    finite entries; NaN for a column with none."""
+    lo, hi = np.full(samples.shape[1], np.nan), np.full(samples.shape[1], np.nan)
+    for j in range(samples.shape[1]):
+        col = samples[:, j][np.isfinite(samples[:, j])]
+        if len(col):
+            lo[j], hi[j] = np.quantile(col, [(1 - level) / 2, (1 + level) / 2])
+    return lo, hi
+
+
+def labeling_efficiency_ci(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = "strategy",
+                           group=None, x: str = "n_labeled", per: str = "labels",
+                           targets: Sequence[float] | None = None, n_boot: int = 2000, level: float = 0.95,
+                           seed: int = 0) -> pd.DataFrame:
+    """`labeling_efficiency` (per="labels": `by_labels`, per="accuracy": `by_accuracy`) with a
+    percentile bootstrap CI at every point: seeds are resampled as in `efficiency_ci` (paired when
+    the label and the baseline have the same seeds; from np.random.default_rng(seed)), over the
+    labeled-set sizes every seed of a label has, and the curve is recomputed per resample. Points of a
+    label with < 2 seeds, with a NaN efficiency, or never defined in a resample, get NaN bounds.
+    Returns the chosen frame of `labeling_efficiency` with columns ci_low, ci_high added."""
+    if per not in ("labels", "accuracy"):
+        raise ValueError(f"per={per!r} is invalid; allowed: 'labels', 'accuracy'")
+    eff = labeling_efficiency(df, baseline=baseline, targets=targets, by=by, group=group, x=x)
+    point = eff.by_labels if per == "labels" else eff.by_accuracy
+    frame, lab, g = _prepare(df, by, group, x, ["test_acc"])
+    gen = np.random.default_rng(seed)
+    parts = []
+    for where, sub in _groups(frame, g):
+        bx, B, bseeds = _seed_curves(sub, lab, baseline, x)
+        pt = point
+        for col, v in where.items():
+            pt = pt[pt[col] == v]
+        ts = np.unique(pt["target_acc"].to_numpy(float)) if per == "accuracy" else None
+        for name in sorted(pd.unique(sub[lab]), key=str):
+            cx, C, cseeds = _seed_curves(sub, lab, name, x)
+            if len(cseeds) < 2 or len(bseeds) < 2 or not len(cx) or not len(bx):
+                continue
+            ib = gen.integers(0, len(bseeds), size=(n_boot, len(bseeds)))
+            ic = ib if cseeds == bseeds else gen.integers(0, len(cseeds), size=(n_boot, len(cseeds)))
+            bm, cm = B[ib].mean(axis=1), C[ic].mean(axis=1)
+            cols = cm.T if per == "labels" else [np.full(n_boot, t) for t in ts]
+            samples = np.column_stack([_reach_rows(bx, bm, t) / _reach_rows(cx, cm, t) for t in cols])
+            lo, hi = _quantiles(samples, level)
+            key = {x: cx} if per == "labels" else {"target_acc": ts}
+            parts.append(pd.DataFrame({**{k: [v] * len(lo) for k, v in where.items()}, lab: [name] * len(lo),
+                                       **key, "ci_low": lo, "ci_high": hi}))
+    on = [*g, lab, x if per == "labels" else "target_acc"]
+    bounds = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*on, "ci_low", "ci_high"]))
+    out = point.merge(bounds.astype({c: point[c].dtype for c in on}), on=on, how="left")
+    undefined = ~np.isfinite(out["efficiency"].to_numpy(float))   # no point estimate: no interval either
+    out.loc[undefined, ["ci_low", "ci_high"]] = np.nan
+    return out

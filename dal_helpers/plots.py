@@ -148,18 +148,28 @@ def plot_accuracy(df: pd.DataFrame, by: str | Sequence[str] = "strategy", x: str
 def plot_labeling_efficiency(df: pd.DataFrame | metrics.LabelingEfficiency, baseline="random",
                              by: str | Sequence[str] = "strategy", per: str = "labels",
                              targets: Sequence[float] | None = None, ax: Axes | None = None,
-                             title: str | None = None, show_baseline: bool = False) -> Axes:
+                             title: str | None = None, show_baseline: bool = False,
+                             ci: float | None = 0.95, n_boot: int = 2000, seed: int = 0) -> Axes:
     """Labeling efficiency against `baseline` (paper Fig. 1): per="labels" plots it against the
     labeled-set size, per="accuracy" against the target test accuracy (%). `df` is the results table
     or a `metrics.LabelingEfficiency`. A dotted line marks 1 (as efficient as the baseline); NaN points
-    (accuracies the baseline never reaches) leave gaps."""
+    (accuracies the baseline never reaches) leave gaps. With the results table and ci a level, the
+    bootstrap CI over seeds of `metrics.labeling_efficiency_ci` (n_boot resamples, generator seeded
+    with `seed`) is drawn as error bars (per="labels") or a band (per="accuracy") for labels with
+    >= 2 seeds; ci=None draws none."""
     if per not in ("labels", "accuracy"):
         raise ValueError(f"per={per!r} is invalid; allowed: 'labels', 'accuracy'")
     if isinstance(df, metrics.LabelingEfficiency):
         eff, table = df, None
+        frame = eff.by_labels if per == "labels" else eff.by_accuracy
     else:
-        eff, table = metrics.labeling_efficiency(df, baseline=baseline, targets=targets, by=by), df
-    frame = eff.by_labels if per == "labels" else eff.by_accuracy
+        table = df
+        if ci is None:
+            eff = metrics.labeling_efficiency(df, baseline=baseline, targets=targets, by=by)
+            frame = eff.by_labels if per == "labels" else eff.by_accuracy
+        else:
+            frame = metrics.labeling_efficiency_ci(df, baseline=baseline, by=by, per=per, targets=targets,
+                                                   n_boot=n_boot, level=ci, seed=seed)
     lab = metrics.label_column(by)
     if lab not in frame.columns:
         raise ValueError(f"the efficiency frame has no column {lab!r} (by={by!r}); it has {list(frame.columns)}")
@@ -173,6 +183,11 @@ def plot_labeling_efficiency(df: pd.DataFrame | metrics.LabelingEfficiency, base
         xs = c[xcol] * (100 if per == "accuracy" else 1)
         ax.plot(xs, c["efficiency"], label=str(name), color=s["color"], linestyle=s["linestyle"],
                 marker=s["marker"] if per == "labels" else None, markersize=4)
+        if "ci_low" in c.columns and c["ci_low"].notna().any():
+            if per == "labels":
+                ax.vlines(xs, c["ci_low"], c["ci_high"], color=s["color"], linewidth=1.2, alpha=0.8)
+            else:
+                ax.fill_between(xs, c["ci_low"], c["ci_high"], color=s["color"], alpha=0.15, linewidth=0)
     ax.axhline(1.0, color=PALETTE["random"], linestyle=":", linewidth=1, label=f"{baseline} (= 1)")
     ax.set_xlabel(_x_label("n_labeled") if per == "labels" else "target test accuracy (%)")
     ax.set_ylabel(f"labeling efficiency (× vs {baseline})")
@@ -299,7 +314,7 @@ def plot_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = 
         testable = df                         # penalty_matrix then says what is missing, as a note
     try:
         plot_penalty_matrix(testable, by=by, ax=axes[1, 1], title=title)
-    except ValueError as err:
+    except metrics.NotEnoughData as err:
         axes[1, 1].set_axis_off()
         axes[1, 1].text(0.5, 0.5, f"No penalty matrix:\n{err}", ha="center", va="center", wrap=True,
                         fontsize="small", transform=axes[1, 1].transAxes)
@@ -307,6 +322,49 @@ def plot_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = 
     if where:
         fig.suptitle(where)
     return fig
+
+
+def plot_critical_difference(rank_tests: metrics.RankTests, ax: Axes | None = None, alpha: float = 0.05,
+                             title: str | None = None) -> Axes:
+    """Critical-difference diagram (Demšar 2006) of `metrics.rank_tests`: the average rank of every
+    label on an axis from 1 (best, left) to k, a bar of the Nemenyi critical difference at level
+    `alpha` (`metrics.critical_difference`), and thick bars joining labels whose average ranks differ
+    by less than it (not significantly different). The title gives Friedman's p and the block count."""
+    ranks = rank_tests.avg_ranks.sort_values(kind="stable")
+    k = len(ranks)
+    cd = metrics.critical_difference(ranks, rank_tests.n_blocks, alpha=alpha)
+    ax = _axes(ax, figsize=(6.4, 1.6 + 0.3 * k))
+    st = styles(ranks.index)
+    half = (k + 1) // 2
+    ax.hlines(0, 1, k, color="black", linewidth=1)
+    for r in range(1, k + 1):
+        ax.vlines(r, 0, 0.08, color="black", linewidth=1)
+        ax.text(r, 0.12, str(r), ha="center", va="bottom", fontsize="small")
+    for i, (name, r) in enumerate(ranks.items()):
+        left = i < half
+        y = -0.35 - 0.3 * (i if left else k - 1 - i)
+        end = 0.6 if left else k + 0.4
+        color = st[name]["color"]
+        ax.plot([r, r, end], [0, y, y], color=color, linewidth=1)
+        ax.text(end + (-0.05 if left else 0.05), y, f"{name} ({r:.2f})", ha="right" if left else "left",
+                va="center", fontsize="small", color=color)
+    ax.plot([1, 1 + cd], [0.45, 0.45], color="black", linewidth=2)
+    ax.text(1 + cd / 2, 0.5, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize="small")
+    values = ranks.to_numpy(float)
+    cliques = [(i, j) for i in range(k) for j in range(i + 1, k) if values[j] - values[i] < cd]
+    maximal = [(i, j) for i, j in cliques if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in cliques)]
+    for n, (i, j) in enumerate(maximal):
+        y = -0.1 - 0.08 * n
+        ax.plot([values[i] - 0.03, values[j] + 0.03], [y, y], color="black", linewidth=3, solid_capstyle="round")
+    ax.set_xlim(-0.6, k + 1.6)
+    ax.set_ylim(-0.5 - 0.3 * half, 0.8)
+    ax.set_axis_off()
+    if title is None:
+        p = rank_tests.friedman_p
+        title = (f"Average ranks over {rank_tests.n_blocks} blocks"
+                 + (f" (Friedman p = {p:.2g}, α = {alpha})" if p == p else f" (α = {alpha})"))
+    ax.set_title(title)
+    return ax
 
 
 def facets(df: pd.DataFrame, plot, group: str | Sequence[str], ncols: int = 3,

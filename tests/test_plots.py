@@ -167,3 +167,30 @@ def test_facets_one_panel_per_group():
     assert titles == ["redundancy=1", "redundancy=5"]
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
     assert "mnist5k" in fig.get_suptitle()
+
+
+def test_efficiency_plot_draws_the_bootstrap_ci_as_error_bars():
+    df = results()
+    ax = plots.plot_labeling_efficiency(df, ax=plt.subplots()[1], per="labels", n_boot=500, seed=1)
+    ci = metrics.labeling_efficiency_ci(df, per="labels", n_boot=500, seed=1)
+    bars = ax.collections                               # one vertical-bar collection per strategy shown
+    assert len(bars) == 2
+    drawn = sorted(float(seg[1][1]) for coll in bars for seg in coll.get_segments() if len(seg))
+    shown = ci[(ci.strategy != "random") & ci.ci_high.notna()]["ci_high"]
+    np.testing.assert_allclose(drawn, sorted(shown))
+    none = plots.plot_labeling_efficiency(df, ax=plt.subplots()[1], ci=None)
+    assert len(none.collections) == 0
+
+
+def test_critical_difference_diagram_shows_ranks_and_the_cd_bar():
+    df = results(seeds=(0, 1, 2, 3))
+    rt = metrics.rank_tests(df)
+    ax = plots.plot_critical_difference(rt, ax=plt.subplots()[1])
+    cd = metrics.critical_difference(rt.avg_ranks, rt.n_blocks)
+    texts = [t.get_text() for t in ax.texts]
+    assert f"CD = {cd:.2f}" in texts
+    for name, r in rt.avg_ranks.items():
+        assert f"{name} ({r:.2f})" in texts
+    bar = next(ln for ln in ax.get_lines() if list(ln.get_ydata()) == [0.45, 0.45])
+    assert np.ptp(bar.get_xdata()) == pytest.approx(cd)
+    assert "Friedman p" in ax.get_title()
