@@ -362,13 +362,18 @@ def relative_accuracy(df: pd.DataFrame, baseline="random", by: str | Sequence[st
 
 def accuracy_table(df: pd.DataFrame, at: Sequence[int] | None = None, by: str | Sequence[str] = "strategy",
                    group=None, x: str = "n_labeled", percent: bool = True, as_text: bool = True,
-                   digits: int = 1) -> pd.DataFrame:
+                   digits: int = 1, ci: float | None = None) -> pd.DataFrame:
     """Mean ± sample std (ddof=1) of test accuracy over seeds at chosen labeled-set sizes (Tables 2, 3, 14).
 
     at: labeled-set sizes (None -> every size in the table); a size no run has is an error listing the
     sizes present; a label without that size gets an empty cell. as_text=True -> one row per label (and
     group), one column per size, cells "82.5 ± 0.3" (percent by default; "82.5" with one seed).
-    as_text=False -> long numeric frame [*group, label, x, mean, std, n_seeds]."""
+    as_text=False -> long numeric frame [*group, label, x, mean, std, n_seeds].
+    ci: a level such as 0.95 adds the t confidence interval of the mean over seeds,
+    mean ± t_((1+ci)/2, n-1) std / sqrt(n) (NaN with one seed): columns ci_low, ci_high, or cells
+    "82.5 ± 0.3 [82.0, 83.0]"."""
+    if ci is not None and not 0 < ci < 1:
+        raise ValueError(f"ci={ci} is invalid; allowed: a level in (0, 1) or None")
     curves = mean_curves(df, by, group, x)
     lab = label_column(by)
     g = _as_list(group)
@@ -382,13 +387,21 @@ def accuracy_table(df: pd.DataFrame, at: Sequence[int] | None = None, by: str | 
     sel = curves[curves[x].isin(at)].copy()
     if percent:
         sel[["mean", "std"]] *= 100.0
+    if ci is not None:
+        n = sel["n_seeds"].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = stats.t.ppf((1 + ci) / 2, n - 1) * sel["std"].to_numpy(float) / np.sqrt(n)
+        sel["ci_low"], sel["ci_high"] = sel["mean"] - half, sel["mean"] + half
     if not as_text:
         return sel.reset_index(drop=True)
 
     def fmt(r) -> str:
         if pd.isna(r["std"]):
             return f"{r['mean']:.{digits}f}"
-        return f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}"
+        cell = f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}"
+        if ci is not None:
+            cell += f" [{r['ci_low']:.{digits}f}, {r['ci_high']:.{digits}f}]"
+        return cell
 
     sel["cell"] = sel.apply(fmt, axis=1)
     table = sel.pivot(index=[*g, lab], columns=x, values="cell").reindex(columns=at).fillna("")

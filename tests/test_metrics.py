@@ -637,3 +637,33 @@ def test_seeds_needed_reaches_the_power_by_simulation():
     assert (p < 0.05).mean() == pytest.approx(0.8, abs=0.02)
     with pytest.raises(ValueError, match="diff=0"):
         m.seeds_needed(0.0, 0.01)
+
+
+def test_accuracy_table_ci_matches_scipy_t_interval():
+    df = table({"random": {0: [0.5, 0.6], 1: [0.52, 0.64], 2: [0.51, 0.68]}}, xs=(10, 20))
+    long = m.accuracy_table(df, as_text=False, ci=0.95, percent=False)
+    row = long[long.n_labeled == 20].iloc[0]
+    vals = [0.6, 0.64, 0.68]
+    ref = stats_mod().t.interval(0.95, 2, loc=np.mean(vals), scale=stats_mod().sem(vals))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(ref)
+    text = m.accuracy_table(df, ci=0.95, digits=1)
+    assert text.loc["random", 20] == f"64.0 ± 4.0 [{100 * ref[0]:.1f}, {100 * ref[1]:.1f}]"
+    assert m.accuracy_table(df).loc["random", 20] == "64.0 ± 4.0"          # unchanged without ci
+
+
+def test_labeling_efficiency_ci_brackets_every_paired_resample_per_size():
+    curves = {"random": {0: [0.5, 0.6, 0.7, 0.8], 1: [0.5, 0.62, 0.7, 0.78]},
+              "e": {0: [0.5, 0.58, 0.66, 0.79], 1: [0.5, 0.6, 0.7, 0.77]}}
+    df = table(curves)
+    per_pick = []
+    for pick in ((0, 0), (0, 1), (1, 1)):
+        resampled = table({s: {k: curves[s][p] for k, p in enumerate(pick)} for s in curves})
+        e = m.labeling_efficiency(resampled).by_labels
+        per_pick.append(e[e.strategy == "e"]["efficiency"].to_numpy())
+    per_pick = np.array(per_pick)                                     # (3 resamples, 4 sizes)
+    got = m.labeling_efficiency_ci(df, n_boot=4000, seed=0)
+    got = got[got.strategy == "e"]
+    np.testing.assert_allclose(got["ci_low"], per_pick.min(axis=0))
+    np.testing.assert_allclose(got["ci_high"], per_pick.max(axis=0))
+    point = m.labeling_efficiency(df).by_labels
+    np.testing.assert_allclose(got["efficiency"], point[point.strategy == "e"]["efficiency"])
