@@ -324,6 +324,37 @@ def plot_summary(df: pd.DataFrame, baseline="random", by: str | Sequence[str] = 
     return fig
 
 
+def plot_effect_sizes(effects: pd.DataFrame, ax: Axes | None = None, at=None, x: str = "n_labeled",
+                      title: str | None = None) -> Axes:
+    """Forest plot of `metrics.effect_sizes`, to sit beside the penalty matrix: one row per pair
+    ("a − b"), its mean accuracy difference in percentage points with the CI as a horizontal bar, at
+    the labeled-set size `at` (None -> the largest in the frame). A dotted line marks 0; pairs whose
+    CI excludes 0 are drawn filled, the others hollow."""
+    metrics.require_columns(effects, [x, "pair", "mean_diff", "ci_low", "ci_high"], "effect-size frame")
+    sizes = sorted(effects[x].unique())
+    if not sizes:
+        raise metrics.NotEnoughData("the effect-size frame is empty")
+    at = sizes[-1] if at is None else at
+    if at not in set(sizes):
+        raise ValueError(f"{x}={at} is not in the effect-size frame; present: {[metrics._py(v) for v in sizes]}")
+    rows = effects[effects[x] == at].reset_index(drop=True)
+    ax = _axes(ax, figsize=(5.0, 0.9 + 0.4 * len(rows)))
+    pos = np.arange(len(rows))[::-1]
+    mean, lo, hi = (rows[c].to_numpy(float) * 100 for c in ("mean_diff", "ci_low", "ci_high"))
+    ax.hlines(pos, lo, hi, color="black", linewidth=1.5)
+    clear = (lo > 0) | (hi < 0)
+    ax.scatter(mean[clear], pos[clear], color="black", zorder=3, s=25)
+    ax.scatter(mean[~clear], pos[~clear], facecolor="white", edgecolor="black", zorder=3, s=25)
+    ax.axvline(0.0, color=PALETTE["random"], linestyle=":", linewidth=1)
+    ax.set_yticks(pos, [str(p) for p in rows["pair"]])
+    ax.set_xlabel("accuracy difference (percentage points)")
+    ax.grid(alpha=0.3, axis="x")
+    if title is None:
+        title = f"Effect sizes at {x}={metrics._py(at)}"
+    ax.set_title(title)
+    return ax
+
+
 def plot_critical_difference(rank_tests: metrics.RankTests, ax: Axes | None = None, alpha: float = 0.05,
                              title: str | None = None) -> Axes:
     """Critical-difference diagram (Demšar 2006) of `metrics.rank_tests`: the average rank of every

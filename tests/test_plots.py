@@ -194,3 +194,15 @@ def test_critical_difference_diagram_shows_ranks_and_the_cd_bar():
     bar = next(ln for ln in ax.get_lines() if list(ln.get_ydata()) == [0.45, 0.45])
     assert np.ptp(bar.get_xdata()) == pytest.approx(cd)
     assert "Friedman p" in ax.get_title()
+
+
+def test_effect_size_forest_plot_draws_each_pair_ci_in_points():
+    eff = metrics.effect_sizes(results())
+    ax = plots.plot_effect_sizes(eff, ax=plt.subplots()[1])
+    last = eff[eff.n_labeled == 2300].reset_index(drop=True)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(last["pair"])
+    segs = ax.collections[0].get_segments()
+    for seg, (_, r) in zip(segs, last.iterrows()):
+        np.testing.assert_allclose([seg[0][0], seg[1][0]], [100 * r["ci_low"], 100 * r["ci_high"]])
+    with pytest.raises(ValueError, match="not in the effect-size frame"):
+        plots.plot_effect_sizes(eff, at=999, ax=plt.subplots()[1])
