@@ -667,3 +667,13 @@ def test_labeling_efficiency_ci_brackets_every_paired_resample_per_size():
     np.testing.assert_allclose(got["ci_high"], per_pick.max(axis=0))
     point = m.labeling_efficiency(df).by_labels
     np.testing.assert_allclose(got["efficiency"], point[point.strategy == "e"]["efficiency"])
+
+
+def test_bad_arguments_are_not_reported_as_missing_data():
+    df = table({"random": two_seeds(RANDOM), "b": two_seeds(RANDOM)})
+    with pytest.raises(ValueError, match="alpha") as err:
+        m.penalty_matrix(df, alpha=2.0)
+    assert not isinstance(err.value, m.NotEnoughData)
+    with pytest.raises(ValueError, match="baseline") as err:
+        m.end_efficiency(df, baseline="nope")
+    assert not isinstance(err.value, m.NotEnoughData)

@@ -206,3 +206,13 @@ def test_effect_size_forest_plot_draws_each_pair_ci_in_points():
         np.testing.assert_allclose([seg[0][0], seg[1][0]], [100 * r["ci_low"], 100 * r["ci_high"]])
     with pytest.raises(ValueError, match="not in the effect-size frame"):
         plots.plot_effect_sizes(eff, at=999, ax=plt.subplots()[1])
+
+
+def test_summary_figure_lets_real_errors_through(monkeypatch):
+    # Only "not enough data" becomes a note in the penalty panel; any other error is a mistake to see.
+    def broken(*args, **kwargs):
+        raise ValueError("a real bug")
+
+    monkeypatch.setattr(metrics, "penalty_matrix", broken)
+    with pytest.raises(ValueError, match="a real bug"):
+        plots.plot_summary(results())
