@@ -1,5 +1,8 @@
 """Metrics over the results table: labeling efficiency, relative accuracy, accuracy tables, penalty
-matrices, the area under the budget curve and timing, as in the paper's Sec. 4 and App. G.
+matrices, the area under the budget curve and timing, as in the paper's Sec. 4 and App. G; and
+statistics beyond the paper: Friedman and Holm-corrected Wilcoxon rank tests with the Nemenyi critical
+difference, bootstrap confidence intervals over seeds, effect sizes and a seeds-needed estimate. A metric
+that the table cannot support (too few seeds, rounds or overlap) raises `NotEnoughData`.
 
 Every function reads the tidy results table (one row per run and round: `strategy, seed, n_labeled,
 test_acc, ...`, test_acc a fraction in [0, 1]) and returns a pandas DataFrame. What is compared is
