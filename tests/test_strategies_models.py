@@ -82,6 +82,28 @@ def test_bim_counts_sign_steps_on_a_binary_linear_model():
     torch.testing.assert_close(_bim_batch(m, x0, eps=eps, max_iter=50), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_deepfool_checks_its_last_step():
+    # one DeepFool step flips every point of a linear model, so max_iter=1 must give finite norms
+    m = linear_model(12, 3, seed=3)
+    x0 = rand(9, 1, 3, 4, seed=4)
+    one = _deepfool_batch(m, x0, max_iter=1, overshoot=0.02, n_candidates=10)
+    assert bool(torch.isfinite(one).all())
+    torch.testing.assert_close(one, _deepfool_batch(m, x0, max_iter=50, overshoot=0.02, n_candidates=10))
+
+
+def test_bim_checks_its_last_step():
+    # with max_iter = the steps a point needs, that point flips at exactly the last step: finite
+    m = linear_model(12, 2, seed=5)
+    x0 = rand(7, 1, 3, 4, seed=6)
+    ref = _bim_batch(m, x0, eps=0.05, max_iter=50)
+    steps = torch.round(ref / (0.05 * math.sqrt(12)))
+    k = int(steps.max())
+    got = _bim_batch(m, x0, eps=0.05, max_iter=k)
+    torch.testing.assert_close(got, ref)
+    fewer = _bim_batch(m, x0, eps=0.05, max_iter=k - 1)
+    assert bool(torch.isinf(fewer[steps == k]).all()) and bool(torch.isfinite(fewer[steps < k]).all())
+
+
 def test_adversarial_selects_points_nearest_the_boundary():
     # a 2-class linear model on the normalised images: the selection must be the smallest distances
     splits = tiny_splits(n_train=30, n_classes=2)

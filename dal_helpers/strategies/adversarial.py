@@ -5,7 +5,8 @@ boundary, measured by the size of the smallest adversarial perturbation that fli
 linearises the `n_candidates` most likely other classes and moves each still-unflipped point to the
 nearest linearised boundary (with a small overshoot). `bim_norms` runs the basic iterative method
 (Kurakin et al. 2017): steps of size `eps` along the sign of the loss gradient at the predicted label.
-Both stop after `max_iter` steps; a point that has not flipped by then gets +inf (selected last).
+Both stop after `max_iter` steps, each of which is checked (including the last); a point that has not
+flipped after its `max_iter`-th step gets +inf (selected last).
 Perturbations are measured in L2 on the normalised input. The model stays in eval mode throughout.
 """
 from __future__ import annotations
@@ -35,14 +36,15 @@ def _deepfool_batch(model: nn.Module, x0: Tensor, max_iter: int, overshoot: floa
     r_tot = torch.zeros_like(x0)
     norms = torch.full((n,), float("inf"), device=dev)
     act = torch.arange(n, device=dev)                                   # points not flipped yet
-    for _ in range(max_iter):
+    # max_iter steps need max_iter + 1 flip tests: the result of the last step is checked too
+    for it in range(max_iter + 1):
         # only the points still unflipped go through the network again
         x = (x0[act] + (1 + overshoot) * r_tot[act]).detach().requires_grad_(True)
         logits = model(x).float()
         flipped = logits.argmax(1) != orig[act]
         done = act[flipped]
         norms[done] = ((1 + overshoot) * r_tot[done]).flatten(1).norm(dim=1)
-        if bool(flipped.all()) or cand.shape[1] < 2:
+        if it == max_iter or bool(flipped.all()) or cand.shape[1] < 2:
             act = act[~flipped]
             break
         sel = logits.gather(1, cand[act])                               # (a, k)
@@ -71,14 +73,14 @@ def _bim_batch(model: nn.Module, x0: Tensor, eps: float, max_iter: int) -> Tenso
     x = x0.clone()
     norms = torch.full((len(x0),), float("inf"), device=dev)
     act = torch.arange(len(x0), device=dev)                             # points not flipped yet
-    for _ in range(max_iter):
+    for it in range(max_iter + 1):                                      # the last step is checked too
         xa = x[act].detach().requires_grad_(True)
         logits = model(xa).float()
         flipped = logits.argmax(1) != orig[act]
         done = act[flipped]
         norms[done] = (x[done] - x0[done]).flatten(1).norm(dim=1)
         keep = ~flipped
-        if not bool(keep.any()):
+        if it == max_iter or not bool(keep.any()):
             break
         # the loss of the unflipped points only; each point's gradient depends on its own input alone
         loss = nn.functional.cross_entropy(logits[keep], orig[act][keep], reduction="sum")
