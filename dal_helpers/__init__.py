@@ -7,6 +7,9 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
+# The one place the repository's address is kept: Colab badges and install cells, and the README, repeat
+# it; `bash ci/set_repo_url.sh https://github.com/OWNER/NAME` rewrites all of them for a fork.
+REPO_URL = "https://github.com/dal-helpers/dal_helpers"
 _SUBMODULES = ("config", "data", "models", "inference", "strategies", "training", "seeding", "loop",
                "checkpoint", "results", "metrics", "plots", "grid", "report", "notebook")
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-REPO_URL = "https://github.com/dal-helpers/dal_helpers"     # where Colab installs the package from
+from . import REPO_URL  # noqa: E402  where Colab installs the package from (one constant, package root)
 DRIVE_FOLDER = "/content/drive/MyDrive/dal_helpers"          # checkpoints and results in Colab
 MODES = ("run", "report")
 META_KEY = "dal_helpers"
@@ -50,7 +50,7 @@ def colab_setup(package: str | None = None, drive_folder: str = DRIVE_FOLDER, mo
         import dal_helpers.loop  # noqa: F401
     except ImportError:
         spec = package or f"dal-helpers @ git+{REPO_URL}"
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", spec], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", spec], check=True)
     if mount:
         from google.colab import drive  # type: ignore[import-not-found]
 
