@@ -17,6 +17,7 @@ SEED_SETS = ("random", "facility_location", "dispersion_min")
 REDUNDANCY_MODES = ("duplicate", "augment")
 TRAIN_ACC_MODES = ("running", "eval")
 PATIENCE_RULES = ("window", "best")
+PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -53,6 +54,14 @@ class RunConfig:
     min_improvement: float = 0.001       # accuracy gain that counts as an improvement (the paper's toolkit)
     train_acc_mode: str = "running"      # "running": mini-batch accuracy of the epoch, as the paper's
                                          # toolkit; "eval": accuracy of the model in eval mode after the epoch
+    step_budget: int | None = None       # optimiser steps per round at most (None = no cap): the round runs
+                                         # min(max_epochs, ceil(step_budget / batches per epoch)) epochs
+                                         # and the cosine schedule spans those; a cheaper stopping rule
+                                         # (bench/loop.py), not the paper's
+    precision: str = "auto"              # "auto": bf16 autocast on CUDA, fp32 elsewhere (as before);
+                                         # "fp32": fp32 everywhere; "bf16": bf16 autocast (CPU or CUDA)
+    compile_model: bool = False          # torch.compile the training forward/backward (CUDA: CUDA graphs,
+                                         # mode="reduce-overhead"); numerics differ slightly from eager
     optimizer: str = "sgd"               # sgd (momentum 0.9, wd 5e-4, cosine T_max=max_epochs) | adam
     momentum: float = 0.9                # SGD momentum; App. A
     weight_decay: float = 5e-4           # SGD weight decay; App. A (Adam uses none)
@@ -136,6 +145,9 @@ class RunConfig:
         need(self.patience_rule in PATIENCE_RULES, "patience_rule", ", ".join(PATIENCE_RULES))
         need(0 <= self.min_improvement < 1, "min_improvement", "a fraction in [0, 1)")
         need(self.train_acc_mode in TRAIN_ACC_MODES, "train_acc_mode", ", ".join(TRAIN_ACC_MODES))
+        need(self.step_budget is None or self.step_budget >= 1, "step_budget", "None or an integer >= 1")
+        need(self.precision in PRECISIONS, "precision", ", ".join(PRECISIONS))
+        need(isinstance(self.compile_model, bool), "compile_model", "True or False")
         need(self.optimizer in OPTIMIZERS, "optimizer", ", ".join(OPTIMIZERS))
         need(0 <= self.momentum < 1, "momentum", "a float in [0, 1)")
         need(self.weight_decay >= 0, "weight_decay", "a float >= 0")
@@ -238,6 +250,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # batch 64): 2,000 pool points per class, seed 500, +500 per round to 2,500, 50 epochs, batch 64.
     "cpu_baseline_fmnist": dict(dataset="fmnist", model="mnist_net", per_class=2000, n_init=500, budget=500,
                                 n_rounds=4, max_epochs=50, lr=0.01, batch_size=64),
+    # 03 optimisers (Table 6: SGD vs Adam, lr 0.01 for both) and 07 reset vs update (Table 10) on the same
+    # CPU-scale Fashion-MNIST setting; the SGD / reset rows are the cpu_baseline_fmnist runs (same seeds,
+    # same initial models and seed sets).
+    "cpu_adam_fmnist": dict(dataset="fmnist", model="mnist_net", per_class=2000, n_init=500, budget=500,
+                            n_rounds=4, max_epochs=50, lr=0.01, batch_size=64, optimizer="adam"),
+    "cpu_update_fmnist": dict(dataset="fmnist", model="mnist_net", per_class=2000, n_init=500, budget=500,
+                              n_rounds=4, max_epochs=50, lr=0.01, batch_size=64, reset=False),
 }
 
 
