@@ -114,6 +114,20 @@ def test_kmeans_pp_duplicates_all_zero_gradients():
 # ---------------------------------------------------------------------------------------------
 # Core-set
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("prune", [True, False])
+def test_kmeans_pp_never_repicks_an_exact_copy_of_a_centre(prune):
+    # 300 distinct points x 3 copies, confident model: in float32 the factored distance of a copy to
+    # its centre is ~1e-7 ||g||^2, not 0, and copies used to be drawn (2-5 of 280 picks on these seeds)
+    for seed in (0, 2, 3):
+        g = torch.Generator().manual_seed(seed)
+        p = torch.softmax(torch.randn(300, 10, generator=g) * 6, 1)
+        a = p.clone()
+        a[torch.arange(300), p.argmax(1)] -= 1
+        h = torch.relu(torch.randn(300, 64, generator=g) + 1.0) * 10
+        picks = kmeans_pp(a.repeat(3, 1), h.repeat(3, 1), 280, torch.Generator().manual_seed(seed), prune=prune)
+        assert torch.unique(picks % 300).numel() == 280
+
+
 def kcenter_reference(pool, labeled, budget):
     """O(N^2) greedy k-center with the full distance matrix."""
     allx = torch.cat([labeled, pool])

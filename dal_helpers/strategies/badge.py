@@ -18,6 +18,13 @@ orthonormal basis (top eigenvectors of h^T h, r = 32) and rho the length of the 
 the reverse triangle inequality on the norms, (||g_i|| - ||g_c||)^2, and it changes no result beyond
 floating-point rounding (a point is skipped only when its bound exceeds m_i by a relative margin).
 Penultimate-layer embeddings concentrate in a few directions, which is what makes it tight.
+
+Exact copies. The factored distance of a point to an identical copy of itself is not 0 in floating
+point (about 1e-7 ||g||^2 is left in float32), which would let copies of a chosen centre be drawn in a
+redundant pool, the very effect the redundancy study measures. So whenever a centre c is chosen, the
+points whose computed D^2 to c is within rounding of 0 are compared with c value by value, and every
+exact copy (equal a and equal h) gets D^2 = 0 exactly (`zero_copies`). The pruning test keeps such
+near-zero points too, so no copy escapes; the extra work is a few row comparisons per step.
 """
 from __future__ import annotations
 
@@ -53,6 +60,23 @@ def _draw_d2(m: Tensor, chosen: Tensor, gen: torch.Generator) -> int:
             return pos
     free = (~chosen).nonzero().squeeze(1)
     return int(free[min(int(u * len(free)), len(free) - 1)])
+
+
+_COPY_TOL = 1e-4   # relative D^2 under which a point is compared bitwise with the new centre
+
+
+def zero_copies(m: Tensor, d: Tensor, idx: Tensor | None, a: Tensor, h: Tensor, g2: Tensor, c: int) -> None:
+    """Set m to exactly 0 at every exact copy of row c among the points idx (None = all) whose
+    computed D^2 to c, d, is within rounding of 0 (d <= _COPY_TOL (||g_i||^2 + ||g_c||^2)); a copy
+    is a row whose a and h compare equal to those of c."""
+    g2i = g2 if idx is None else g2[idx]
+    near = (d <= _COPY_TOL * (g2i + g2[c])).nonzero().squeeze(1)
+    if idx is not None:
+        near = idx[near]
+    if near.numel() == 0:
+        return
+    same = (a[near] == a[c]).all(1) & (h[near] == h[c]).all(1)
+    m[near[same]] = 0.0
 
 
 def principal_basis(h: Tensor, r: int, max_rows: int = 4096) -> Tensor:
@@ -91,6 +115,7 @@ def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bo
     centres[0] = c
     chosen[c] = True
     m = badge_sq_dists(a, h, a[c], h[c])
+    zero_copies(m, m, None, a, h, g2, c)
     m[c] = 0.0
     for t in range(1, budget):
         c = _draw_d2(m, chosen, gen)
@@ -100,11 +125,13 @@ def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bo
         if not prune:
             d = badge_sq_dists(a, h, a[c], h[c])
             m = torch.where((d < m) & ~chosen, d, m)
+            zero_copies(m, d, None, a, h, g2, c)
             continue
         # the bound for every point at once: two matrix-vector products over (N, C) and (N, r)
         ac = a @ a[c]
-        hi = ac * (hr @ hr[c]) + ac.abs() * rho * rho[c]
-        keep = (g2 + g2[c] - 2.0 * hi < m * (1.0 + _SLACK)) & ~chosen
+        lb = g2 + g2[c] - 2.0 * (ac * (hr @ hr[c]) + ac.abs() * rho * rho[c])
+        # points within rounding of distance 0 are kept as well: they may be exact copies of c
+        keep = ((lb < m * (1.0 + _SLACK)) | (lb <= _COPY_TOL * (g2 + g2[c]))) & ~chosen
         idx = keep.nonzero().squeeze(1)
         if idx.numel() == 0:
             continue
@@ -112,6 +139,7 @@ def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bo
         d = (g2[idx] + g2[c] - 2.0 * ac * (h[idx] @ h[c])).clamp_min(0.0)
         closer = d < m[idx]
         m[idx[closer]] = d[closer]
+        zero_copies(m, d, idx, a, h, g2, c)
     return centres
 
 
