@@ -125,6 +125,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     root: torchvision root folder (default: $DAL_DATA_ROOT or ./data). download: let torchvision fetch
     missing files. Raises FileNotFoundError naming the root, the torchvision class and where the files go
     when they are missing and cannot be downloaded."""
+    if is_user_dataset(name):  # registered with register_dataset / from_*, or an image-folder path
+        return load_user_dataset(name)
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATASETS))}")
     if name == "mnist5k":
@@ -329,3 +331,286 @@ def augment(x: Tensor, gen: torch.Generator, pad: int = 4, hflip: bool = True) -
     x = torch.gather(x, 2, ridx)
     cidx = cols[:, None, None, :].expand(n, c, h, w)
     return torch.gather(x, 3, cidx)
+
+
+# --------------------------------------------------------------------------------------------------
+# Your own data: tensors, an image folder or any torch data set -> Splits, and a registry of user data
+# sets that RunConfig(dataset=...) and `prepare` see like the built-in ones
+# --------------------------------------------------------------------------------------------------
+
+USER_DATASETS: dict[str, "Splits | object"] = {}   # name -> Splits, or a zero-argument callable returning one
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def _as_uint8_images(x, what: str) -> Tensor:
+    """uint8 (N, C, H, W) from a uint8 tensor/array in NCHW, NHWC or NHW, or floats in [0, 1]."""
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4:
+        raise ValueError(f"{what} has shape {tuple(x.shape)}; allowed: (N, C, H, W), (N, H, W, C) or (N, H, W)")
+    if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+        x = x.permute(0, 3, 1, 2)
+    if x.dtype.is_floating_point:
+        lo, hi = (float(x.min()), float(x.max())) if x.numel() else (0.0, 1.0)
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{what} is floating point with values in [{lo:.3g}, {hi:.3g}]; allowed: uint8 "
+                             "pixels or floats in [0, 1]")
+        x = (x * 255).round()
+    elif x.dtype != torch.uint8:
+        lo, hi = (int(x.min()), int(x.max())) if x.numel() else (0, 0)
+        if lo < 0 or hi > 255:
+            raise ValueError(f"{what} has integer values in [{lo}, {hi}]; allowed: 0..255")
+    return x.to(torch.uint8).contiguous()
+
+
+def _check_classes(y_train: Tensor, y_test: Tensor, classes: tuple[str, ...], name: str) -> None:
+    k = len(classes)
+    if k < 2:
+        raise ValueError(f"data set {name!r} has {k} class ({list(classes)}); active learning for "
+                         "classification needs at least 2 classes")
+    for split, y in (("train", y_train), ("test", y_test)):
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+            raise ValueError(f"{split} labels of {name!r} span [{int(y.min())}, {int(y.max())}]; allowed: "
+                             f"0..{k - 1} for the {k} classes {list(classes)}")
+    empty = [classes[c] for c in range(k) if int((y_train == c).sum()) == 0]
+    if empty:
+        raise ValueError(f"data set {name!r}: class(es) {empty} have no training images; every class "
+                         "needs at least one (drop the class or add images)")
+
+
+def from_tensors(x_train, y_train, x_test, y_test, classes=None, name: str = "custom",
+                 mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
+                 hflip: bool = False, register: bool = True) -> Splits:
+    """A Splits from image tensors or arrays.
+
+    x_*: (N, C, H, W), (N, H, W, C) or (N, H, W); uint8 pixels or floats in [0, 1]. y_*: (N,) integer
+    labels 0..K-1. classes: K names (default: "0".."K-1" from the largest label). mean/std: per-channel
+    normalisation on [0, 1] pixels (default: measured on x_train). hflip: whether horizontal flips keep
+    the label (augmentation). register: make `name` usable as RunConfig(dataset=name)."""
+    xtr, xte = _as_uint8_images(x_train, "x_train"), _as_uint8_images(x_test, "x_test")
+    ytr = torch.as_tensor(np.asarray(y_train)).to(torch.int64).reshape(-1)
+    yte = torch.as_tensor(np.asarray(y_test)).to(torch.int64).reshape(-1)
+    if xtr.shape[1:] != xte.shape[1:]:
+        raise ValueError(f"x_train images are {tuple(xtr.shape[1:])} but x_test images are "
+                         f"{tuple(xte.shape[1:])}; allowed: the same (C, H, W) for both")
+    if xtr.shape[2] != xtr.shape[3]:
+        raise ValueError(f"images are {xtr.shape[2]}x{xtr.shape[3]} pixels; allowed: square images "
+                         "(resize them, e.g. from_image_folder(..., image_size=S))")
+    if classes is None:
+        k = int(max(int(ytr.max()) if len(ytr) else 0, int(yte.max()) if len(yte) else 0)) + 1
+        classes = tuple(str(c) for c in range(k))
+    classes = tuple(str(c) for c in classes)
+    _check_classes(ytr, yte, classes, name)
+    if name in DATASETS and DATASETS[name].torchvision_class is not None or name == "mnist5k":
+        raise ValueError(f"name={name!r} is a built-in data set; choose another name")
+    c = xtr.shape[1]
+    pix = xtr.double().div(255).transpose(0, 1).reshape(c, -1)
+    mean = tuple(float(v) for v in (pix.mean(1) if mean is None else mean))
+    std = tuple(max(float(v), 1e-3) for v in (pix.std(1) if std is None else std))
+    if len(mean) != c or len(std) != c:
+        raise ValueError(f"mean={mean} / std={std} need one value per channel ({c} channels)")
+    DATASETS[name] = DatasetInfo(None, len(classes), c, xtr.shape[2], mean, std, bool(hflip))
+    splits = Splits(name=name, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, classes=classes)
+    if register:
+        USER_DATASETS[name] = splits
+    return splits
+
+
+def _scan_class_folders(root: Path) -> tuple[list[str], list[list[Path]]]:
+    """Class names (sorted sub-folder names, as torchvision's ImageFolder) and each class's image files.
+    Raises on a missing root, no class folders, non-image files and empty classes."""
+    from torchvision.datasets.folder import find_classes
+
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a folder")
+    try:
+        classes, _ = find_classes(str(root))
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"image folder {str(root)!r} has no class sub-folders; expected "
+                                "root/<class>/<image> (or root/train/<class>/..., root/test/<class>/...)") from err
+    files, bad, empty = [], [], []
+    for c in classes:
+        found = sorted(p for p in (root / c).rglob("*") if p.is_file() and not p.name.startswith("."))
+        bad += [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES]
+        imgs = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
+        if not imgs:
+            empty.append(c)
+        files.append(imgs)
+    if bad:
+        shown = ", ".join(str(p.relative_to(root)) for p in bad[:5])
+        raise ValueError(f"image folder {str(root)!r} holds {len(bad)} non-image file(s) ({shown}"
+                         f"{', ...' if len(bad) > 5 else ''}); allowed suffixes: {', '.join(IMAGE_SUFFIXES)}")
+    if empty:
+        raise ValueError(f"image folder {str(root)!r}: class folder(s) {empty} hold no images; every class "
+                         "needs at least one (remove the folder or add images)")
+    if len(classes) < 2:
+        raise ValueError(f"image folder {str(root)!r} has one class ({classes}); active learning for "
+                         "classification needs at least 2 class folders")
+    return classes, files
+
+
+def _read_images(paths: list[Path], image_size: int | None, rgb: bool, root: Path) -> Tensor:
+    """uint8 (N, C, S, S) from image files; all must share one size unless image_size resizes them."""
+    from PIL import Image, UnidentifiedImageError
+
+    out, first = [], None
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                im = im.convert("RGB" if rgb else "L")
+                if image_size is not None:
+                    im = im.resize((image_size, image_size), Image.BILINEAR)
+                arr = np.asarray(im, dtype=np.uint8)
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"{str(p)!r} is not a readable image ({err})") from err
+        if first is None:
+            first = (p, arr.shape[:2])
+        elif arr.shape[:2] != first[1]:
+            raise ValueError(f"images differ in size: {str(first[0].relative_to(root))!r} is {first[1][1]}x"
+                             f"{first[1][0]} but {str(p.relative_to(root))!r} is {arr.shape[1]}x{arr.shape[0]} "
+                             "(width x height); pass image_size=S to resize every image to S x S")
+        out.append(arr)
+    x = torch.from_numpy(np.stack(out))
+    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2).contiguous()
+
+
+def _is_rgb(paths: list[Path]) -> bool:
+    from PIL import Image
+
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                if im.mode not in ("L", "1", "I", "I;16", "F", "LA"):
+                    return True
+        except OSError:
+            continue  # reported by _read_images
+    return False
+
+
+def from_image_folder(root: str | os.PathLike, image_size: int | None = None, test_fraction: float = 0.2,
+                      seed: int = 0, name: str | None = None, hflip: bool = False,
+                      register: bool = True) -> Splits:
+    """A Splits from images on disk in torchvision's ImageFolder layout.
+
+    Either root/train/<class>/* and root/test/<class>/* (the same class folders in both), or
+    root/<class>/* split into a stratified test part of `test_fraction` per class (seed `seed`).
+    image_size: resize every image to S x S pixels (needed when sizes differ or are not square).
+    Grey images give 1 channel; any colour image makes every image RGB. name: default the folder name.
+    Raises ValueError naming the file or class for non-image files, empty classes, one class only and
+    mixed sizes without image_size."""
+    root = Path(root)
+    name = name or root.resolve().name
+    if image_size is not None and (not isinstance(image_size, int) or image_size < 4):
+        raise ValueError(f"image_size={image_size!r} is invalid; allowed: None or an integer >= 4")
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        classes, tr_files = _scan_class_folders(root / "train")
+        te_classes, te_files = _scan_class_folders(root / "test")
+        if te_classes != classes:
+            raise ValueError(f"train/ has classes {classes} but test/ has {te_classes}; allowed: the same "
+                             "class folders in both")
+    else:
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction={test_fraction!r} is invalid; allowed: a fraction in (0, 1)")
+        classes, files = _scan_class_folders(root)
+        rng = np.random.default_rng(seed)
+        tr_files, te_files = [], []
+        for c, fs in zip(classes, files):
+            if len(fs) < 2:
+                raise ValueError(f"class {c!r} of {str(root)!r} has {len(fs)} image; a train/test split "
+                                 "needs at least 2 per class (or use train/ and test/ folders)")
+            n_test = min(max(1, round(test_fraction * len(fs))), len(fs) - 1)
+            perm = rng.permutation(len(fs))
+            te_files.append([fs[i] for i in sorted(perm[:n_test])])
+            tr_files.append([fs[i] for i in sorted(perm[n_test:])])
+    every = [p for fs in tr_files + te_files for p in fs]
+    rgb = _is_rgb(every)
+    x = _read_images(every, image_size, rgb, root)
+    y = torch.tensor([c for part in (tr_files, te_files) for c, fs in enumerate(part) for _ in fs])
+    n_tr = sum(len(fs) for fs in tr_files)
+    return from_tensors(x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:], classes, name=name, hflip=hflip,
+                        register=register)
+
+
+def from_dataset(train_dataset, test_dataset, classes=None, name: str = "custom", hflip: bool = False,
+                 register: bool = True) -> Splits:
+    """A Splits from two torch data sets of (image, label) pairs (PIL images, uint8 arrays/tensors in HWC
+    or CHW, or float tensors in [0, 1]). classes: default `train_dataset.classes` when it has one."""
+    def stack(ds, what):
+        xs, ys = [], []
+        for i in range(len(ds)):
+            img, label = ds[i]
+            xs.append(_as_uint8_images(torch.as_tensor(np.array(img))[None], f"{what}[{i}]")[0])
+            ys.append(int(label))
+        if not xs:
+            raise ValueError(f"{what} is empty; allowed: a data set with at least one (image, label)")
+        sizes = {tuple(t.shape) for t in xs}
+        if len(sizes) > 1:
+            raise ValueError(f"{what} images differ in shape ({sorted(sizes)[:3]}); resize them to one size "
+                             "(e.g. a torchvision Resize transform)")
+        return torch.stack(xs), torch.tensor(ys)
+
+    xtr, ytr = stack(train_dataset, "train_dataset")
+    xte, yte = stack(test_dataset, "test_dataset")
+    classes = classes if classes is not None else getattr(train_dataset, "classes", None)
+    return from_tensors(xtr, ytr, xte, yte, classes, name=name, hflip=hflip, register=register)
+
+
+def register_dataset(name: str, splits_or_loader) -> None:
+    """Make `name` usable as RunConfig(dataset=name) in every notebook and in `prepare`.
+
+    splits_or_loader: a Splits (its name becomes `name`) or a zero-argument callable returning one
+    (called when the data set is first prepared)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name={name!r} is invalid; allowed: a non-empty string")
+    if name in DATASETS and DATASETS[name].torchvision_class is not None or name == "mnist5k":
+        raise ValueError(f"name={name!r} is a built-in data set; choose another name")
+    if isinstance(splits_or_loader, Splits):
+        sp = splits_or_loader
+        if sp.name != name:
+            DATASETS[name] = DATASETS[sp.name]
+            sp = replace(sp, name=name)
+        USER_DATASETS[name] = sp
+    elif callable(splits_or_loader):
+        USER_DATASETS[name] = splits_or_loader
+    else:
+        raise TypeError(f"splits_or_loader is a {type(splits_or_loader).__name__}; allowed: a Splits or a "
+                        "zero-argument callable returning one")
+
+
+def is_user_dataset(name: str) -> bool:
+    """True for a registered user data set or a path to an existing image folder."""
+    return name in USER_DATASETS or (os.sep in name or "/" in name) and Path(name).is_dir()
+
+
+def load_user_dataset(name: str) -> Splits:
+    """The Splits of a registered user data set (a loader is called once and its result kept), or of
+    the image folder at path `name`."""
+    if name not in USER_DATASETS:
+        if is_user_dataset(name):
+            return from_image_folder(name, name=name)
+        raise KeyError(f"unknown dataset {name!r}; choose one of: {', '.join(known_datasets())}, or a path "
+                       "to an image folder")
+    sp = USER_DATASETS[name]
+    if not isinstance(sp, Splits):
+        sp = sp()
+        if not isinstance(sp, Splits):
+            raise TypeError(f"the loader registered as {name!r} returned a {type(sp).__name__}, not a Splits")
+        if sp.name != name:
+            DATASETS[name] = DATASETS[sp.name]
+            sp = replace(sp, name=name)
+        USER_DATASETS[name] = sp
+    return sp
+
+
+BUILTIN_DATASETS = tuple(DATASETS)   # the paper's data sets and mnist5k; DATASETS also gains user entries
+
+
+def known_datasets() -> list[str]:
+    """Names RunConfig(dataset=...) accepts: the built-in ones and the registered user data sets
+    (an image-folder path is accepted too)."""
+    return sorted(set(BUILTIN_DATASETS) | set(USER_DATASETS))
+
+
+def is_known_dataset(name: str) -> bool:
+    return name in BUILTIN_DATASETS or is_user_dataset(name)

@@ -107,3 +107,67 @@ def test_cpu_inference_runs_in_cache_sized_batches_with_the_same_outputs(name, c
     with torch.no_grad():
         whole = m.eval()(normalize(x, info))
     assert torch.allclose(logits, whole, atol=1e-4)             # one unbatched pass gives the same logits
+
+
+# --- your own model: models.register and the contract check ----------------------------------------
+
+from dal_helpers import models as _models  # noqa: E402
+
+
+@pytest.fixture()
+def _restore_models():
+    before, users = dict(_models.MODELS), set(_models.USER_MODELS)
+    yield
+    _models.MODELS.clear(); _models.MODELS.update(before)
+    _models.USER_MODELS.clear(); _models.USER_MODELS.update(users)
+
+
+class TinyNet(_models.ALModel):
+    def __init__(self, n_classes, in_channels, image_size=32, dropout=0.25):
+        super().__init__(16, n_classes, dropout)
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size * image_size, 16), nn.ReLU())
+
+    def embed(self, x):
+        return self.body(x)
+
+
+def test_register_builds_through_make_model_and_the_loop(_restore_models):
+    from dal_helpers.config import RunConfig
+    from dal_helpers.loop import initial_model
+    from tests.conftest import tiny_splits
+
+    _models.register("tiny", TinyNet, in_channels=1, image_size=12)
+    m = make_model("tiny", n_classes=3, in_channels=1, image_size=12, dropout=0.1)
+    assert isinstance(m, TinyNet) and m.dropout.p == 0.1 and m.head.out_features == 3
+    assert m.body[1].in_features == 144                   # image_size reached the builder
+    net = initial_model(RunConfig(model="tiny"), tiny_splits(n_classes=3, size=12))
+    assert net(torch.zeros(2, 1, 12, 12)).shape == (2, 3)
+    with pytest.raises(ValueError, match="built-in"):
+        _models.register("resnet18", TinyNet)
+
+
+class NoHead(nn.Module):
+    def __init__(self, n_classes, in_channels, image_size=32):
+        super().__init__()
+        self.fc = nn.Linear(in_channels * image_size * image_size, n_classes)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+class WrongEmbed(TinyNet):
+    def embed(self, x):
+        return self.body(x)[:, :8]                        # says 16, returns 8
+
+
+@pytest.mark.parametrize("builder,missing", [
+    (NoHead, ["embed(x)", "embedding_dim", "head: an nn.Linear", "dropout: an nn.Dropout", "forward_with_embedding"]),
+    (WrongEmbed, ["embed/forward_with_embedding to run"]),   # head(8-dim) fails: reported with the error
+    (lambda n_classes, in_channels: "not a model", ["returned a str"]),
+])
+def test_register_names_every_missing_part(_restore_models, builder, missing):
+    with pytest.raises(TypeError) as err:
+        _models.register("broken", builder, in_channels=1, image_size=8)
+    for part in missing:
+        assert part in str(err.value), (part, str(err.value))
+    assert "broken" not in _models.MODELS
