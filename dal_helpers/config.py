@@ -174,8 +174,9 @@ class RunConfig:
         need(self.num_threads is None or self.num_threads >= 1, "num_threads", "None or an integer >= 1")
         # Names are checked against the registries lazily to keep this module import-light.
         from . import data, models
-        if self.dataset not in data.DATASETS:
-            raise KeyError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(sorted(data.DATASETS))}")
+        if not data.is_known_dataset(self.dataset):
+            raise KeyError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(data.known_datasets())}"
+                           " (or data.register_dataset a new one, or pass an image-folder path)")
         if self.model not in models.MODELS:
             raise KeyError(f"unknown model {self.model!r}; choose one of: {', '.join(sorted(models.MODELS))}")
 
