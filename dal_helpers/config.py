@@ -87,7 +87,7 @@ class RunConfig:
     mc_samples: int = 20                 # MC-dropout forward passes for BALD / BatchBALD
     fass_candidates: int = 5             # FASS candidate set = fass_candidates * budget most uncertain points
     glister_regularizer: str | None = None  # None | random | facility_location | diversity
-    glister_lr: float = 0.001            # step size of GLISTER's one-step look-ahead
+    glister_lr: float | None = None      # step of GLISTER's look-ahead; None = the run's lr (paper's toolkit)
 
     # --- execution -----------------------------------------------------------------------------
     device: str = "auto"                 # auto -> cuda if available, else mps, else cpu
@@ -167,7 +167,7 @@ class RunConfig:
         need(self.fass_candidates >= 1, "fass_candidates", "an integer >= 1")
         need(self.glister_regularizer in (None, "random", "facility_location", "diversity"),
              "glister_regularizer", "None, random, facility_location, diversity")
-        need(self.glister_lr > 0, "glister_lr", "a float > 0")
+        need(self.glister_lr is None or self.glister_lr > 0, "glister_lr", "None (the run's lr) or a float > 0")
         need(self.device in DEVICES or self.device.startswith("cuda:"), "device",
              ", ".join(DEVICES) + " or cuda:N")
         need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")

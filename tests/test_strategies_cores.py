@@ -250,6 +250,54 @@ def test_glister_gains_and_greedy_match_autograd_lookahead():
     assert glister_greedy(a, pad(h), hv @ w.T + b, yv, pad(hv), 5, lr).tolist() == picks
 
 
+def test_glister_starts_from_the_labeled_gradient_step_and_lookahead_changes_picks():
+    n, v, d, c, n_lab, lr = 40, 9, 6, 3, 8, 0.01
+    h, hv, hl = rand(n, d, seed=17) * 30, rand(v, d, seed=18) * 30, rand(n_lab, d, seed=19) * 30
+    g = torch.Generator().manual_seed(20)
+    yv, yl = torch.randint(0, c, (v,), generator=g), torch.randint(0, c, (n_lab,), generator=g)
+    w, b = rand(c, d, seed=21), rand(c, seed=22)
+
+    def sum_grad(x, y, w, b):
+        ww, bb = w.clone().requires_grad_(), b.clone().requires_grad_()
+        loss = torch.nn.functional.cross_entropy(x @ ww.T + bb, y, reduction="sum")
+        gw, gb = torch.autograd.grad(loss, (ww, bb))
+        return gw, gb
+
+    p = torch.softmax(h @ w.T + b, 1)
+    a = p.clone()
+    a[torch.arange(n), p.argmax(1)] -= 1
+    a_l = torch.softmax(hl @ w.T + b, 1)
+    a_l[torch.arange(n_lab), yl] -= 1
+    # reference: theta0 = theta - lr * (labeled gradient), then greedy steps along the pool gradients
+    gw, gb = sum_grad(hl, yl, w, b)
+    ww, bb = w - lr * gw, b - lr * gb
+    g_pool = [(a[j][:, None] * h[j][None, :], a[j]) for j in range(n)]
+    picks = []
+    for _ in range(6):
+        vw, vb = sum_grad(hv, yv, ww, bb)
+        s = torch.tensor([float((gj_w * vw).sum() + (gj_b * vb).sum()) for gj_w, gj_b in g_pool])
+        s[picks] = -float("inf")
+        j = int(torch.argmax(s))
+        picks.append(j)
+        ww, bb = ww - lr * g_pool[j][0], bb - lr * g_pool[j][1]
+    got = glister_greedy(a, h, hv @ w.T + b, yv, hv, 6, lr, start=(a_l, hl))
+    assert got.tolist() == picks
+    # with the run's lr the look-ahead matters: the picks are not the static top-k of the round's gains
+    static = torch.sort(glister_gains(a, h, hv @ w.T + b, yv, hv), descending=True, stable=True).indices[:6]
+    assert set(got.tolist()) != set(static.tolist())
+    # ... whereas the former default step 0.001 without the labeled start reproduced the static top-k
+    assert set(glister_greedy(a, h, hv @ w.T + b, yv, hv, 6, 0.001).tolist()) == set(static.tolist())
+
+
+def test_glister_lr_defaults_to_the_runs_lr():
+    from dal_helpers.config import RunConfig
+    from dal_helpers.strategies.glister import glister_lr
+    assert RunConfig().glister_lr is None and glister_lr(RunConfig(lr=0.05)) == 0.05
+    assert glister_lr(RunConfig(lr=0.05, glister_lr=0.2)) == 0.2
+    with pytest.raises(ValueError, match="glister_lr"):
+        RunConfig(glister_lr=0.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # BALD / BatchBALD
 # ---------------------------------------------------------------------------------------------

@@ -173,16 +173,23 @@ class SelectionContext:
         return self._pool_pass()[1]
 
     @property
+    def labeled_outputs(self) -> tuple[Tensor, Tensor]:
+        """(logits (n_labeled, C), embeddings (n_labeled, D)) of the labeled set, float32."""
+        if self._parent is not None:
+            return self._parent.labeled_outputs
+
+        def make():
+            logits, emb = predict(self.model, self.x_labeled, self.info, self.device, self.batch_size,
+                                  embeddings=True)
+            return logits.float(), emb.float()
+        return self._cached("labeled_outputs", make)
+
+    @property
     def labeled_embeddings(self) -> Tensor:
         """(n_labeled, D) embeddings of the labeled set, float32."""
         if self._parent is not None:
             return self._parent.labeled_embeddings
-
-        def make():
-            _, emb = predict(self.model, self.x_labeled, self.info, self.device, self.batch_size,
-                             embeddings=True)
-            return emb.float()
-        return self._cached("labeled_embeddings", make)
+        return self._cached("labeled_embeddings", lambda: self.labeled_outputs[1])
 
     @property
     def validation(self) -> tuple[Tensor, Tensor, Tensor]:

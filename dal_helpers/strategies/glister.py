@@ -17,7 +17,11 @@ of the full search; the saving depends on how far M drifts per step (about 25% o
 synthetic data, where a full pass is still needed every few steps).
 
 The validation split is `splits.x_val` (cfg.n_validation points carved from the training pool, never the
-test set); without one the labeled set stands in, as in the original toolkit. Regularisers
+test set). Without one (cfg.n_validation = 0) the validation loss is taken over the labeled set with its
+true labels; the paper's toolkit uses the labeled set plus pool points with hypothesised labels, which
+we do not. The look-ahead step is the run's training lr unless cfg.glister_lr is set (as the
+toolkit does), and the look-ahead starts from theta - lr * sum of the labeled set's head gradients, the
+toolkit's starting point: the validation logits are moved by that step before the greedy search. Regularisers
 (cfg.glister_regularizer): "random" draws the last GLISTER_RANDOM_FRACTION of the budget uniformly from
 what is left; "diversity" subtracts GLISTER_LAMBDA * max cosine similarity to the picks so far;
 "facility_location" adds GLISTER_LAMBDA * the facility-location gain over a fixed random sample of the
@@ -50,11 +54,14 @@ def glister_gains(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_h
 
 def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_h: Tensor, budget: int,
                    lr: float, gen: torch.Generator | None = None, regularizer: str | None = None,
-                   prune: bool = True) -> Tensor:
+                   prune: bool = True, start: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """GLISTER-ACTIVE greedy selection (module doc). a: (N, C) p - onehot(argmax p); h: (N, D) pool
     embeddings; val_logits (V, C), val_y (V,), val_h (V, D); lr: the look-ahead step eta.
     Returns (budget,) int64 positions into the pool, in the order picked (ties: lower position).
-    prune=False evaluates every gain at every step (the reference for the bounded search)."""
+    prune=False evaluates every gain at every step (the reference for the bounded search).
+    start=(a_l (L, C), h_l (L, D)): residuals p - onehot(y) and embeddings of the labeled set; the
+    look-ahead then starts from theta - lr * sum_l g_l (the labeled set's summed head gradient), which
+    moves the validation logits by -lr * Htilde_val (Htilde_l^T a_l)."""
     n = a.shape[0]
     if not 1 <= budget <= n:
         raise ValueError(f"budget={budget} is invalid; allowed: an integer in [1, {n}]")
@@ -67,6 +74,9 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
     z = val_logits.float().to(dev).clone()
     y = val_y.to(dev)
     n_val = len(y)
+    if start is not None and len(start[0]) > 0:
+        a_l, h_l = start[0].float().to(dev), _with_bias(start[1].float().to(dev))
+        z -= lr * (vt @ (h_l.T @ a_l))                       # (V, D+1) @ (D+1, C)
     use_kernel = n_val < ht.shape[1]
     kern = ht @ vt.T if use_kernel else None                  # (N, V)
     taken = torch.zeros(n, dtype=torch.bool, device=dev)
@@ -168,10 +178,23 @@ class _StaleGains:
             self.evals += len(cand)
 
 
+def glister_lr(cfg) -> float:
+    """The look-ahead step: cfg.glister_lr, or the run's training lr cfg.lr when that is None."""
+    lr = getattr(cfg, "glister_lr", None)
+    return float(cfg.lr if lr is None else lr)
+
+
 def glister_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
-    """GLISTER-ACTIVE on the head, against the validation split (or the labeled set without one)."""
+    """GLISTER-ACTIVE on the head, against the validation split (or the labeled set without one); the
+    look-ahead starts from theta - lr * (summed labeled-set head gradient), lr = `glister_lr(cfg)`."""
     val_logits, val_h, val_y = ctx.validation
     a, h = ctx.badge_factors
-    pos = glister_greedy(a, h, val_logits, val_y, val_h, budget, float(ctx.cfg.glister_lr), gen,
-                         ctx.cfg.glister_regularizer)
+    start = None
+    if ctx.n_labeled > 0:
+        lab_logits, lab_h = ctx.labeled_outputs
+        a_l = torch.softmax(lab_logits.float(), 1)
+        a_l[torch.arange(len(a_l), device=a_l.device), ctx.y_labeled.to(a_l.device)] -= 1.0
+        start = (a_l, lab_h)
+    pos = glister_greedy(a, h, val_logits, val_y, val_h, budget, glister_lr(ctx.cfg), gen,
+                         ctx.cfg.glister_regularizer, start=start)
     return ctx.pool_idx[pos]
