@@ -88,6 +88,10 @@ class RunConfig:
     fass_candidates: int = 5             # FASS candidate set = fass_candidates * budget most uncertain points
     glister_regularizer: str | None = None  # None | random | facility_location | diversity
     glister_lr: float | None = None      # step of GLISTER's look-ahead; None = the run's lr (paper's toolkit)
+    kmeans_tol: float = 1e-4             # k-means convergence: squared centre shift / mean ||x||^2
+    kmeans_max_iter: int = 100           # k-means: Lloyd iterations at most
+    fass_per_class: bool = True          # FASS: facility location per hypothesised class (paper's toolkit)
+    power_beta: float = 1.0              # power_*: draw probability proportional to score ** power_beta
 
     # --- execution -----------------------------------------------------------------------------
     device: str = "auto"                 # auto -> cuda if available, else mps, else cpu
@@ -168,6 +172,9 @@ class RunConfig:
         need(self.glister_regularizer in (None, "random", "facility_location", "diversity"),
              "glister_regularizer", "None, random, facility_location, diversity")
         need(self.glister_lr is None or self.glister_lr > 0, "glister_lr", "None (the run's lr) or a float > 0")
+        need(self.kmeans_tol >= 0, "kmeans_tol", "a float >= 0")
+        need(self.kmeans_max_iter >= 1, "kmeans_max_iter", "an integer >= 1")
+        need(self.power_beta > 0, "power_beta", "a float > 0")
         need(self.device in DEVICES or self.device.startswith("cuda:"), "device",
              ", ".join(DEVICES) + " or cuda:N")
         need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")

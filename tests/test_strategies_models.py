@@ -33,6 +33,26 @@ def test_lloyd_matches_simple_loop():
     torch.testing.assert_close(lloyd(x, c0, n_iter=5, tol=0.0), ref, rtol=1e-5, atol=1e-5)
 
 
+def test_kmeans_runs_lloyd_to_a_fixed_point_before_picking():
+    # elongated overlapping blobs need many Lloyd iterations; the former 5-iteration cap stopped early
+    x = torch.cat([rand(200, 2, seed=3) * torch.tensor([6.0, 0.5]) + torch.tensor([0.0, s]) for s in range(4)])
+    from dal_helpers.strategies import kmeans_select_positions
+    from dal_helpers.strategies.badge import kmeans_pp
+    seeds = kmeans_pp(torch.ones(len(x), 1), x, 6, torch.Generator().manual_seed(0))
+    ref = x[seeds].double()
+    xd = x.double()
+    for it in range(1000):   # plain Lloyd in float64 until no assignment changes
+        assign = torch.cdist(xd, ref).argmin(1)
+        new = torch.stack([xd[assign == k].mean(0) if (assign == k).any() else ref[k] for k in range(6)])
+        if torch.equal(new, ref):
+            break
+        ref = new
+    assert it > 5
+    got = kmeans_select_positions(x, 6, torch.Generator().manual_seed(0))
+    # each pick is the point nearest its converged centre (distinct here)
+    assert got.tolist() == torch.cdist(ref, xd).argmin(1).tolist()
+
+
 def test_nearest_unique_claims_in_centre_order():
     x = torch.tensor([[0.0], [1.0], [2.0], [10.0]])
     centres = torch.tensor([[0.9], [1.1], [9.0]])
