@@ -150,3 +150,62 @@ def test_partition_budgets():
     # 5 over (4, 3, 3): exact 2.0, 1.5, 1.5 -> floors 2, 1, 1, one left to the earlier of the tied remainders
     assert partition_budgets([4, 3, 3], 5) == [2, 2, 1]
     assert sum(partition_budgets([7, 7, 6, 1], 13)) == 13
+
+
+# ---------------------------------------------------------------------------------------------
+# stochastic batch acquisition and MC-dropout uncertainty
+# ---------------------------------------------------------------------------------------------
+def test_gumbel_top_k_samples_without_replacement_proportional_to_power():
+    import itertools
+    from dal_helpers.strategies import gumbel_top_k
+    scores, beta, k = torch.tensor([0.5, 1.0, 2.0, 0.0]), 2.0, 2
+    w = scores.double() ** beta
+    # exact probability of each ordered pair drawn in sequence without replacement
+    exact = {(i, j): float(w[i] / w.sum() * w[j] / (w.sum() - w[i]))
+             for i, j in itertools.permutations(range(4), 2) if w[i] > 0 and w[j] > 0}
+    gen = torch.Generator().manual_seed(0)
+    n_draws = 20000
+    counts: dict = {}
+    for _ in range(n_draws):
+        pair = tuple(gumbel_top_k(scores, k, beta, gen).tolist())
+        counts[pair] = counts.get(pair, 0) + 1
+    assert set(counts) <= set(exact)          # the zero-score point is never drawn while others remain
+    for pair, p in exact.items():
+        assert abs(counts.get(pair, 0) / n_draws - p) < 4 * (p * (1 - p) / n_draws) ** 0.5 + 1e-3
+    # the zero-score point comes last, when everything else is taken
+    assert gumbel_top_k(scores, 4, beta, gen)[-1].item() == 3
+
+
+@pytest.mark.parametrize("name", ["power_entropy", "power_margin", "power_bald"])
+def test_power_strategies_use_the_config_beta(name, splits):
+    # the strategy equals Gumbel-top-k of its base score with cfg.power_beta and the same generator
+    from dal_helpers.strategies import bald_scores, entropy_scores, gumbel_top_k, margin_scores
+    cfg = CFG.replace(power_beta=3.0)
+    ctx = make_ctx(splits, cfg=cfg)
+    got = select(name, ctx, 5, torch.Generator().manual_seed(4))
+    gen = torch.Generator().manual_seed(4)
+    if name == "power_bald":
+        score = bald_scores(make_ctx(splits, cfg=cfg).mc_probs(cfg.mc_samples, gen))
+    else:
+        score = (entropy_scores if name == "power_entropy" else margin_scores)(ctx.probs)
+    assert got.tolist() == ctx.pool_idx[gumbel_top_k(score, 5, 3.0, gen)].tolist()
+    low = [set(select(name, make_ctx(splits), 5, torch.Generator().manual_seed(s)).tolist()) for s in range(4)]
+    assert len({frozenset(x) for x in low}) > 1   # a real draw, not the top-k
+
+
+@pytest.mark.parametrize("name", ["entropy_dropout", "least_confidence_dropout", "margin_dropout"])
+def test_dropout_variants_score_the_mc_averaged_probabilities(name, splits):
+    import numpy as np
+    ctx = make_ctx(splits)
+    mc = ctx.mc_probs(CFG.mc_samples, torch.Generator().manual_seed(5)).double().numpy()
+    p = mc.mean(0)
+    if name == "entropy_dropout":
+        s = -(p * np.log(np.where(p > 0, p, 1.0))).sum(1)
+    elif name == "least_confidence_dropout":
+        s = 1 - p.max(1)
+    else:
+        top2 = np.sort(p, 1)[:, ::-1][:, :2]
+        s = 1 - (top2[:, 0] - top2[:, 1])
+    expected = ctx.pool_idx[torch.from_numpy(np.argsort(-s, kind="stable")[:5].copy())]
+    got = select(name, ctx, 5, torch.Generator().manual_seed(5))
+    assert set(got.tolist()) == set(expected.tolist())

@@ -26,6 +26,9 @@ from .fass import facility_location_gains, facility_location_greedy, fass_select
 from .glister import glister_gains, glister_greedy, glister_select
 from .kmeans import kmeans_select, kmeans_select_positions, lloyd, nearest_unique
 from .partitioned import partition_budgets, partitioned_badge_select, partitioned_select
+from .stochastic import (entropy_dropout_select, gumbel_top_k, least_confidence_dropout_select,
+                         margin_dropout_select, mc_mean_probs, power_bald_select, power_entropy_select,
+                         power_margin_select)
 from .uncertainty import (entropy_scores, entropy_select, least_confidence_scores, least_confidence_select,
                           margin_scores, margin_select, random_select)
 from .vaal import labeled_probability, train_vaal, vaal_select
@@ -48,6 +51,12 @@ STRATEGIES: dict[str, Strategy] = {
     "adversarial_bim": bim_select,
     "vaal": vaal_select,
     "partitioned": partitioned_badge_select,
+    "power_entropy": power_entropy_select,
+    "power_margin": power_margin_select,
+    "power_bald": power_bald_select,
+    "entropy_dropout": entropy_dropout_select,
+    "least_confidence_dropout": least_confidence_dropout_select,
+    "margin_dropout": margin_dropout_select,
 }
 
 # Strategies for which partitioning would change nothing or that partition themselves.
@@ -109,4 +118,4 @@ __all__ = ["STRATEGIES", "SelectionContext", "get_strategy", "select", "top_posi
            "kcenter_greedy", "min_sq_dists", "facility_location_gains", "facility_location_greedy",
            "glister_gains", "glister_greedy", "bald_scores", "batchbald_greedy",
            "lloyd", "nearest_unique", "kmeans_select_positions", "deepfool_norms", "bim_norms", "train_vaal",
-           "labeled_probability"]
+           "labeled_probability", "gumbel_top_k", "mc_mean_probs"]
