@@ -9,6 +9,7 @@ what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -129,10 +130,16 @@ class RunConfig:
         return cls(**dict(d))
 
     def validate(self) -> None:
+        """Check every field's type (from its annotation, see `check_field_types`) and then its range;
+        raises TypeError / ValueError naming the field, the value and what is allowed."""
+        check_field_types(self)
+
         def need(cond: bool, name: str, allowed: str) -> None:
             if not cond:
                 raise ValueError(f"{name}={getattr(self, name)!r} is invalid; allowed: {allowed}")
 
+        need(self.seed >= 0, "seed", "an integer >= 0")
+        need(self.init_seed is None or self.init_seed >= 0, "init_seed", "None or an integer >= 0")
         need(self.n_init >= 0, "n_init", "an integer >= 0")
         need(self.budget >= 1, "budget", "an integer >= 1")
         need(self.n_rounds is None or self.n_rounds >= 0, "n_rounds", "None or an integer >= 0")
@@ -197,6 +204,55 @@ class RunConfig:
         while sizes[-1] < cap and (self.n_rounds is None or len(sizes) <= self.n_rounds):
             sizes.append(min(sizes[-1] + self.budget, cap))
         return sizes
+
+
+_TYPE_WORDS = {int: "an integer", float: "a finite number", str: "a string", bool: "True or False"}
+
+
+@functools.lru_cache(maxsize=None)
+def _allowed_types(cls: type) -> dict[str, tuple[tuple[type, ...], bool]]:
+    """field name -> (the plain types its annotation names, whether None is allowed)."""
+    import types
+    import typing
+
+    out = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+            else (hint,)
+        out[name] = (tuple(a for a in args if a is not type(None)), type(None) in args)
+    return out
+
+
+def _type_ok(value: Any, kind: type) -> bool:
+    import math
+
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:   # bool is an int subclass in Python; True is no seed
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:  # an int is a fine float; inf and NaN are not
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def check_field_types(obj: Any) -> None:
+    """Check each field of the dataclass `obj` against its annotation: int fields take Python ints only
+    (no bool, float or str), float fields take finite ints or floats, bool fields only True/False (the
+    string 'False' is truthy and would silently turn an option on), str fields strings, and Optional
+    fields also None. Nothing is coerced but an int given to a float field (stored as that float, so
+    `lr=1` and `lr=1.0` are one run). Raises TypeError naming field, value, its type and what is
+    allowed."""
+    hints = _allowed_types(type(obj))
+    for f in dataclasses.fields(obj):
+        kinds, none_ok = hints[f.name]
+        value = getattr(obj, f.name)
+        if (value is None and none_ok) or any(_type_ok(value, k) for k in kinds):
+            if float in kinds and int not in kinds and type(value) is int:
+                # lossless, and lr=1 and lr=1.0 must give one run id
+                object.__setattr__(obj, f.name, float(value))
+            continue
+        allowed = " or ".join([_TYPE_WORDS.get(k, k.__name__) for k in kinds] + (["None"] if none_ok else []))
+        raise TypeError(f"{f.name}={value!r} ({type(value).__name__}) is invalid; allowed: {allowed}")
 
 
 # Paper App. A.3 (Tables 4-11). Each preset is a dict of overrides on RunConfig's defaults.

@@ -85,3 +85,41 @@ def test_expand_is_a_cartesian_product():
     assert len(cfgs) == 6
     with pytest.raises(KeyError, match="stratgy"):
         expand(RunConfig(), stratgy=["random"])
+
+
+@pytest.mark.parametrize("field,value,allowed", [
+    ("budget", "100", "an integer"),
+    ("lr", "0.01", "a finite number"),
+    ("seed", "0", "an integer"),
+    ("seed", 1.5, "an integer"),
+    ("seed", True, "an integer"),
+    ("n_init", 10.5, "an integer"),
+    ("max_epochs", 1.5, "an integer"),
+    ("batch_size", 2.5, "an integer"),
+    ("augment", "False", "True or False"),
+    ("reset", "False", "True or False"),
+    ("augment", 0, "True or False"),
+    ("lr", float("inf"), "a finite number"),
+    ("lr", float("nan"), "a finite number"),
+    ("dropout", float("nan"), "a finite number or None"),
+    ("n_rounds", 2.0, "an integer or None"),
+    ("optimizer", 1, "a string"),
+])
+def test_wrong_types_are_refused_naming_field_value_and_type(field, value, allowed):
+    with pytest.raises(TypeError) as err:
+        RunConfig(**{field: value})
+    msg = str(err.value)
+    assert msg.startswith(f"{field}={value!r} ({type(value).__name__})") and allowed in msg
+
+
+def test_negative_seed_is_a_range_error():
+    with pytest.raises(ValueError, match=r"seed=-1 is invalid; allowed: an integer >= 0"):
+        RunConfig(seed=-1)
+    with pytest.raises(ValueError, match=r"init_seed=-3"):
+        RunConfig(init_seed=-3)
+
+
+def test_ints_are_floats_and_none_is_optional():
+    cfg = RunConfig(lr=1, dropout=None, n_rounds=None, label_cap=500)
+    assert cfg.lr == 1.0 and type(cfg.lr) is float  # lossless; one run id for lr=1 and lr=1.0
+    assert cfg.run_id == RunConfig(lr=1.0, n_rounds=None, label_cap=500).run_id
