@@ -138,6 +138,8 @@ class RunConfig:
             if not cond:
                 raise ValueError(f"{name}={getattr(self, name)!r} is invalid; allowed: {allowed}")
 
+        from .results import check_name
+        check_name("experiment", self.experiment)
         need(self.seed >= 0, "seed", "an integer >= 0")
         need(self.init_seed is None or self.init_seed >= 0, "init_seed", "None or an integer >= 0")
         need(self.n_init >= 0, "n_init", "an integer >= 0")

@@ -131,8 +131,23 @@ def _config_diff(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
 
 
 def checkpoint_path(checkpoint_dir: str | os.PathLike, cfg: RunConfig) -> Path:
-    """`<checkpoint_dir>/<experiment>/<run_id>.pt` (long ids shortened by `results.file_stem`)."""
+    """`<checkpoint_dir>/<experiment>/<run_id>.pt` (long ids shortened by `results.file_stem`);
+    experiment and run_id are checked by `results.check_name`, so the file stays inside checkpoint_dir."""
+    res.check_name("experiment", cfg.experiment)
+    res.check_name("run_id", cfg.run_id)
     return Path(checkpoint_dir) / cfg.experiment / f"{res.file_stem(cfg.run_id)}.pt"
+
+
+def check_finite(model: torch.nn.Module, stats: Any, where: str) -> None:
+    """Raise FloatingPointError naming `where` and the tensor when the round's training loss or any
+    weight or buffer of `model` is NaN or infinite, so that no row or checkpoint records a diverged
+    model. stats: the round's TrainStats (its loss is NaN only when no epoch ran)."""
+    if stats.epochs > 0 and not math.isfinite(stats.loss):
+        raise FloatingPointError(f"{where}: training loss is {stats.loss}; lower lr or check the data")
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise FloatingPointError(f"{where}: {name} holds non-finite values after training "
+                                     f"(loss {stats.loss}); lower lr or check the data")
 
 
 def _state_dict_cpu(model: torch.nn.Module) -> dict[str, Tensor]:
@@ -227,6 +242,7 @@ def run_active_learning(cfg: RunConfig, splits: Splits | None = None, checkpoint
             stats = train(model, dsp.x_train[lab], dsp.y_train[lab], cfg, train_gen, info=info, device=device,
                           use_dss=use_dss, progress=progress,
                           desc=f"{cfg.run_id} round {r}/{last} ({len(lab)} labels)")
+        check_finite(model, stats, f"run {cfg.run_id!r} round {r}")
         with Meter(device) as me:
             test_acc = evaluate(model, dsp.x_test, dsp.y_test, info, device, cfg.eval_batch_size)
 

@@ -30,8 +30,24 @@ def file_stem(run_id: str) -> str:
     return f"{run_id[:MAX_STEM - 17]}_{hashlib.sha1(run_id.encode()).hexdigest()[:16]}"
 
 
+def check_name(kind: str, name: Any) -> str:
+    """`name` when it is usable as one folder or file name inside a results or checkpoint folder:
+    a non-empty string without path separators, NUL, or a leading '.' ('..' would climb out of the
+    folder, '.x' would be hidden among the temporary files). Raises ValueError naming `kind`, the
+    value and what is allowed."""
+    bad = (not isinstance(name, str) or not name.strip() or name.startswith(".") or "\0" in name
+           or any(sep in name for sep in ("/", "\\", os.sep, os.altsep or "/")))
+    if bad:
+        raise ValueError(f"{kind}={name!r} is invalid; allowed: a non-empty name without '/', '\\' or "
+                         f"a leading '.' (it names one folder or file inside the results/checkpoint folder)")
+    return name
+
+
 def results_path(results_dir: str | os.PathLike, experiment: str, run_id: str) -> Path:
-    """`<results_dir>/<experiment>/<run_id>.jsonl` (long ids shortened by `file_stem`)."""
+    """`<results_dir>/<experiment>/<run_id>.jsonl` (long ids shortened by `file_stem`); experiment and
+    run_id are checked by `check_name`, so the file is always inside `results_dir`."""
+    check_name("experiment", experiment)
+    check_name("run_id", run_id)
     return Path(results_dir) / experiment / f"{file_stem(run_id)}.jsonl"
 
 

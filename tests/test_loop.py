@@ -273,3 +273,44 @@ def test_shakeshake_with_swa_is_reproducible():
     b = run_active_learning(cfg, sp3, progress=False)
     _assert_same_rows(a, b)
     assert (a["swa_epochs"] >= 1).all()
+
+
+@pytest.mark.parametrize("poison", ["weight", "loss"])
+def test_non_finite_training_stops_the_round_before_any_row(sp, tmp_path, monkeypatch, poison):
+    real_train = loop.train
+    calls = {"n": 0}
+
+    def bad_round_1(model, *a, **kw):
+        stats = real_train(model, *a, **kw)
+        calls["n"] += 1
+        if calls["n"] == 2:                      # round 1 diverges
+            if poison == "weight":
+                with torch.no_grad():
+                    next(model.parameters()).view(-1)[0] = math.nan
+            else:
+                stats.loss = math.inf
+        return stats
+
+    monkeypatch.setattr(loop, "train", bad_round_1)
+    cfg = _cfg()
+    with pytest.raises(FloatingPointError, match="round 1" + (".*non-finite" if poison == "weight" else ".*inf")):
+        run_active_learning(cfg, sp, checkpoint_dir=tmp_path / "ck", results_dir=tmp_path / "rs", progress=False)
+    rows = results.read_rows(results.results_path(tmp_path / "rs", cfg.experiment, cfg.run_id))
+    assert [r["round"] for r in rows] == [0]     # round 1's row was never written
+    assert len(ckpt.load_checkpoint(checkpoint_path(tmp_path / "ck", cfg))["rows"]) == 1
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", "", ".hidden"])
+def test_experiment_names_cannot_leave_their_folders(name):
+    with pytest.raises(ValueError, match="experiment=.*non-empty name without"):
+        RunConfig(experiment=name)
+    with pytest.raises(TypeError, match="experiment=None"):
+        RunConfig(experiment=None)
+
+
+def test_paths_refuse_bad_run_ids(tmp_path):
+    with pytest.raises(ValueError, match=r"run_id='\.\./up'"):
+        results.results_path(tmp_path, "exp", "../up")
+    with pytest.raises(ValueError, match=r"experiment='\.\.'"):
+        results.results_path(tmp_path, "..", "r")
+    assert checkpoint_path(tmp_path, _cfg()).parent == tmp_path / "default"
