@@ -43,6 +43,23 @@ def restore_generator(state: Tensor, device: str | torch.device = "cpu") -> torc
     return gen
 
 
+def pid_alive(pid: str | int) -> bool:
+    """Whether a process with this id runs on this machine (False for a non-number)."""
+    try:
+        pid = int(pid)
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _fsync_dir(folder: Path) -> None:
     try:  # makes the rename durable on POSIX; not possible on every file system (or Windows)
         fd = os.open(folder, os.O_RDONLY)
@@ -80,7 +97,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
         for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a process killed mid-write
-            stale.unlink(missing_ok=True)
+            if not pid_alive(stale.name.rsplit("-", 1)[-1]):  # another live writer's file is its own
+                stale.unlink(missing_ok=True)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -37,12 +37,15 @@ import os
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 GRID_KEYS = ("name", "notebook", "parameters", "cases", "split", "grid")
 DONE_MARKER = "done.json"
 FAILED_MARKER = "failed.json"
+PARTIAL_SUFFIX = ".partial"      # papermill's output while a cell runs (see execute_notebook)
+INTERRUPTED = "interrupted; run the same command to resume"
 MODES = ("run", "report")
 
 
@@ -207,14 +210,26 @@ def execute_notebook(notebook: str, output: str, parameters: Mapping[str, Any], 
         (marker / FAILED_MARKER).unlink(missing_ok=True)
     start = time.perf_counter()
     error = None
+    # papermill rewrites its output after every cell; it writes to a partial file (not *.ipynb, so the
+    # report never reads it) that takes the final name once execution ends, so an interrupt never
+    # leaves an empty or truncated notebook behind.
+    partial = out.with_name(out.name + PARTIAL_SUFFIX)
     try:
-        with _kernel_environment(threads):
-            papermill.execute_notebook(str(notebook), str(out), parameters=dict(parameters), kernel_name=kernel,
+        with _kernel_environment(threads), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The specified file .* does not end in")  # the partial name
+            papermill.execute_notebook(str(notebook), str(partial), parameters=dict(parameters), kernel_name=kernel,
                                        cwd=cwd, execution_timeout=timeout, progress_bar=False, log_output=False)
+    except KeyboardInterrupt:
+        partial.unlink(missing_ok=True)
+        raise
     except Exception as err:  # a failing notebook is data for the report, not a reason to stop the grid
         error = f"{type(err).__name__}: {err}".strip()
         if hasattr(err, "ename"):
             error = f"{err.ename}: {err.evalue}"
+    if partial.is_file() and partial.stat().st_size > 0:
+        os.replace(partial, out)
+    else:
+        partial.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     record = {"status": "failed" if error else "done", "notebook": str(out), "seconds": round(seconds, 3),
               "error": error, "parameters": dict(parameters),
@@ -232,9 +247,34 @@ def cell_done(cell_dir: str | os.PathLike) -> bool:
 # Executors: serial in-process, or Dask (LocalCluster or remote scheduler, same path)
 # --------------------------------------------------------------------------------------------------
 
-def _run_serial(jobs: list[dict], on_result: Callable[[dict], None]) -> None:
-    for job in jobs:
+def _run_serial(jobs: list[dict], on_result: Callable[[dict], None],
+                log: Callable[[str], None] = print) -> None:
+    for k, job in enumerate(jobs, 1):
+        log(f"[dal-grid] running {Path(job['marker_dir']).name} ({k}/{len(jobs)})")
         on_result(execute_notebook(**job))
+
+
+def _kill_children(grace_s: float = 3.0) -> int:
+    """Terminate every process this one started (papermill's kernels, Dask's workers and their kernels),
+    then kill those still alive after `grace_s` seconds. Returns how many there were."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    return len(children)
+
+
+def _remove_partials(out: Path) -> None:
+    """Delete the partial and empty files an interrupt may leave under out/cells."""
+    for path in (out / "cells").rglob("*"):
+        if path.is_file() and (path.name.endswith(PARTIAL_SUFFIX) or path.stat().st_size == 0):
+            path.unlink(missing_ok=True)
 
 
 # A local cluster's workers each run one notebook for minutes to hours, so Dask's millisecond-scale
@@ -260,7 +300,7 @@ def _local_cluster(workers: int):
 
 
 def _run_dask(jobs: list[dict], on_result: Callable[[dict], None], workers: int,
-              scheduler: str | None) -> None:
+              scheduler: str | None, log: Callable[[str], None] = print) -> None:
     from dask.distributed import Client, as_completed
 
     cluster = None
@@ -271,7 +311,11 @@ def _run_dask(jobs: list[dict], on_result: Callable[[dict], None], workers: int,
         client = Client(scheduler)
     try:
         futures = [client.submit(execute_notebook, **job, pure=False) for job in jobs]
-        for future in as_completed(futures):
+        names = {f.key: Path(job["marker_dir"]).name for f, job in zip(futures, jobs)}
+        for n_done, future in enumerate(as_completed(futures), 1):
+            with contextlib.suppress(Exception):  # progress only; never fails the grid
+                running = sorted(names[k] for keys in client.processing().values() for k in keys if k in names)
+                log(f"[dal-grid] {n_done}/{len(jobs)} finished; running: {', '.join(running) or '-'}")
             try:
                 record = future.result()
             except Exception as err:  # worker died or could not run the task at all
@@ -348,11 +392,17 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
             failed.append({"cell": cell_id, "notebook": record["notebook"], "error": record["error"]})
             log(f"[dal-grid] FAILED {cell_id}: {record['error']}\n           notebook: {record['notebook']}")
 
-    if jobs:
-        if scheduler is not None or workers > 1:
-            _run_dask(jobs, on_result, workers, scheduler)
-        else:
-            _run_serial(jobs, on_result)
+    try:
+        if jobs and (scheduler is not None or workers > 1):
+            _run_dask(jobs, on_result, workers, scheduler, log)
+        elif jobs:
+            _run_serial(jobs, on_result, log)
+    except KeyboardInterrupt:
+        # Ctrl-C: no kernel may outlive the grid, and no half-written file may look like a result.
+        # Finished cells keep their done.json, so the same command resumes with the rest.
+        _kill_children()
+        _remove_partials(out)
+        raise
 
     summary: dict[str, Any] = {"ran": ran, "skipped": skipped, "failed": failed, "report": None, "index": None}
     if report:
@@ -409,9 +459,14 @@ def main(argv: list[str] | None = None) -> int:
         for cell in expand_grid(spec, overrides):
             print(cell.cell_id, json.dumps(cell.parameters, default=str))
         return 0
-    summary = run_grid(args.notebook, args.grid, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                       overrides=overrides, kernel=args.kernel, timeout=args.timeout,
-                       report=not args.no_report, report_dir=args.report_dir, force=args.force)
+    try:
+        summary = run_grid(args.notebook, args.grid, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                           overrides=overrides, kernel=args.kernel, timeout=args.timeout,
+                           report=not args.no_report, report_dir=args.report_dir, force=args.force)
+    except KeyboardInterrupt:
+        _kill_children()  # also when Ctrl-C came during the report-mode execution
+        print(f"[dal-grid] {INTERRUPTED}", file=sys.stderr, flush=True)
+        return 130
     return 1 if summary["failed"] else 0
 
 

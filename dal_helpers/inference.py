@@ -24,11 +24,17 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; nothing elsewhere (CPU bf16 is slower than fp32 on most CPUs)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast(device: torch.device, precision: str = "auto"):
+    """The mixed-precision context of a forward pass on `device`.
+
+    precision: "auto" (bf16 autocast on CUDA, nothing elsewhere: on CPUs without native bf16, such as
+    AVX2-only ones, emulated bf16 is slower than fp32; see bench/training.py), "fp32" (nothing), or
+    "bf16" (bf16 autocast on CPU or CUDA)."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    if precision in ("auto", "fp32"):
+        return contextlib.nullcontext()
+    raise ValueError(f"precision={precision!r} is invalid; allowed: auto, fp32, bf16")
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:

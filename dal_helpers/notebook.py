@@ -89,6 +89,18 @@ def resolve_dirs(checkpoint_dir: str | os.PathLike, results_dir: str | os.PathLi
     return ckpt, res
 
 
+def resolve_data_root(data_root: str | os.PathLike | None, base: str | os.PathLike | None = None) -> str | None:
+    """The torchvision data root a notebook passes on. None stays None ($DAL_DATA_ROOT or ./data later);
+    a relative path lies in `base` when there is one (the Drive folder in Colab, so downloaded data sets
+    survive a runtime reset); otherwise the path is returned unchanged."""
+    if data_root is None:
+        return None
+    path = Path(data_root).expanduser()
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    return str(path)
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is invalid; allowed: {', '.join(MODES)}")
@@ -164,6 +176,8 @@ def headline(fig, caption: str = "") -> None:
     on the section's card. The figure is closed so that it is not displayed twice."""
     import matplotlib.pyplot as plt
 
+    if caption and not fig.get_suptitle():  # the caption belongs on the figure, not only on the index card
+        fig.suptitle(caption)
     png = figure_png(fig)
     plt.close(fig)
     _publish({"image/png": base64.b64encode(png).decode(), "text/plain": f"<headline figure: {caption}>"},
@@ -305,6 +319,8 @@ def overview(df, by: str | Sequence[str] = "strategy", baseline: str = "random",
     if is_headline:
         headline(fig, caption)
     else:
+        if caption:  # e.g. one figure per redundancy level: the caption tells them apart
+            fig.suptitle(caption)
         display(fig)
         import matplotlib.pyplot as plt
 

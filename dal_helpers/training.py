@@ -45,7 +45,7 @@ class TrainStats:
     n_train: labeled points given; n_seen: examples passed through the optimiser in all;
     loss: mean training loss of the last epoch; swa_epochs: epochs averaged by SWA (0 = off);
     dss: whether GRAD-MATCH subsets were used; n_subsets: how many subsets were chosen;
-    stop: why training ended ("cutoff", "max_epochs", "patience", "empty"); history: train_acc per epoch.
+    stop: why training ended ("cutoff", "max_epochs", "step_budget", "patience", "empty"); history: train_acc per epoch.
     """
     epochs: int = 0
     train_acc: float = math.nan
@@ -221,11 +221,12 @@ def gradmatch_subset(model: nn.Module, x: Tensor, y: Tensor, fraction: float, in
 # Training
 # --------------------------------------------------------------------------------------------------
 
-def make_optimizer(model: nn.Module, cfg) -> tuple[torch.optim.Optimizer, object | None]:
-    """The paper's optimiser and (for SGD) its cosine schedule with T_max = cfg.max_epochs, stepped per epoch."""
+def make_optimizer(model: nn.Module, cfg, t_max: int | None = None) -> tuple[torch.optim.Optimizer, object | None]:
+    """The paper's optimiser and (for SGD) its cosine schedule with T_max = t_max epochs (default
+    cfg.max_epochs), stepped per epoch."""
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max or cfg.max_epochs)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=0.0), None
     raise ValueError(f"optimizer={cfg.optimizer!r} is invalid; allowed: sgd, adam")
@@ -239,6 +240,25 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
         bounds[-2] = (bounds[-2][0], n)
         bounds.pop()
     return bounds
+
+
+def epoch_cap(cfg, n: int) -> int:
+    """Epochs a round on n labeled points may run: cfg.max_epochs, or fewer under cfg.step_budget
+    (optimiser steps per round), ceil(step_budget / batches per epoch), at least 1."""
+    if cfg.step_budget is None:
+        return cfg.max_epochs
+    steps = max(len(batch_bounds(n, cfg.batch_size)), 1)
+    return max(1, min(cfg.max_epochs, math.ceil(cfg.step_budget / steps)))
+
+
+def step_module(model: nn.Module, cfg, device: torch.device) -> nn.Module:
+    """What the hot path calls: `model`, or with cfg.compile_model torch.compile(model) (CUDA: CUDA
+    graphs through mode="reduce-overhead", which removes the per-kernel launch cost of small batches).
+    The compiled module shares parameters with `model`; its numerics differ from eager in the last bits."""
+    if not cfg.compile_model:
+        return model
+    mode = "reduce-overhead" if device.type == "cuda" else "default"
+    return torch.compile(model, mode=mode)
 
 
 def _augment_all(x: Tensor, gen: torch.Generator, hflip: bool) -> Tensor:
@@ -288,7 +308,8 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     horizontal flips keep labels. device: where to train (default: x's device); x and y are moved
     there once. use_dss: GRAD-MATCH subsets this call (default cfg.dss; the loop turns it off on
     full-training rounds). Runs at most cfg.max_epochs epochs (the paper's toolkit stops one earlier,
-    at max_epochs - 1). Raises FloatingPointError naming the epoch and learning rate when the loss
+    at max_epochs - 1), fewer under cfg.step_budget (`epoch_cap`). The step never waits on the device:
+    accuracy and loss accumulate in device tensors read once per epoch. Raises FloatingPointError naming the epoch and learning rate when the loss
     becomes NaN or infinite (checked once per epoch, so the hot path never waits on the device)."""
     device = torch.device(device) if device is not None else x.device
     t0 = time.perf_counter()
@@ -300,7 +321,9 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     model = prepare_model(model, device)
     x = x.to(device)
     y = y.to(device)
-    opt, sched = make_optimizer(model, cfg)
+    n_epochs = epoch_cap(cfg, len(y))
+    opt, sched = make_optimizer(model, cfg, n_epochs)
+    net = step_module(model, cfg, device)
     use_dss = stats.dss
     # Built once: a per-batch torch.tensor(...) on CUDA would be a blocking host-to-device copy.
     mean = torch.tensor(info.mean, device=device, dtype=torch.float32).view(1, -1, 1, 1)
@@ -310,12 +333,12 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     # the round is reproducible and the caller's global RNG state is left as it was.
     fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else []
-    bar = progress_bar(cfg.max_epochs, desc, progress)
+    bar = progress_bar(n_epochs, desc, progress)
     swa_model = swa_sched = None
     sub_idx = sub_w = None
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(_seed_from(gen))
-        for epoch in range(cfg.max_epochs):
+        for epoch in range(n_epochs):
             if use_dss and epoch % cfg.dss_interval == 0:
                 sub_idx, sub_w = gradmatch_subset(model, x, y, cfg.dss_fraction, info, device, gen,
                                                   cfg.eval_batch_size)
@@ -339,8 +362,8 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
                 if device.type == "cuda":
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 yb = ya[s:t]
-                with autocast(device):
-                    out = model(xb)
+                with autocast(device, cfg.precision):
+                    out = net(xb)
                     if use_dss:
                         wb = wperm[s:t]
                         loss = (F.cross_entropy(out, yb, reduction="none") * wb).sum() / wb.sum().clamp_min(1e-12)
@@ -387,7 +410,7 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
                 stats.stop = "patience"
                 break
         else:
-            stats.stop = "max_epochs"
+            stats.stop = "max_epochs" if n_epochs == cfg.max_epochs else "step_budget"
         if swa_model is not None:
             model.load_state_dict(swa_model.module.state_dict())
             _update_bn(model, x, info, device, cfg.eval_batch_size)

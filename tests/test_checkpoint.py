@@ -110,3 +110,24 @@ def test_only_previous_left_after_a_kill_between_renames(tmp_path):
     ckpt.save_checkpoint(_state(2), path)
     path.unlink()  # the state between os.replace(path, prev) and os.replace(tmp, path)
     assert ckpt.load_checkpoint(path)["config"]["seed"] == 1
+
+
+def test_save_deletes_only_temporary_files_of_dead_writers(tmp_path):
+    import subprocess
+    import sys
+
+    from dal_helpers.checkpoint import save_checkpoint
+    path = tmp_path / "run.pt"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        theirs = tmp_path / f".run.pt.tmp-{live.pid}"      # another process's write in flight
+        theirs.write_bytes(b"half")
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+        stale = tmp_path / f".run.pt.tmp-{dead}"           # left by a writer that was killed
+        stale.write_bytes(b"half")
+        save_checkpoint({"x": 1}, path)
+        assert theirs.exists() and not stale.exists()
+    finally:
+        live.kill()
+        live.wait()

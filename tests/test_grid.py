@@ -226,3 +226,66 @@ def test_cli_exit_code_reports_failure(dummy_notebook, tmp_path):
     assert grid.main([str(dummy_notebook), str(g), "--out", str(tmp_path / "o"), "--no-report"]) == 1
     g2 = write_grid(tmp_path / "g2.yaml", {"split": {"strategies": ["a"]}})
     assert grid.main([str(dummy_notebook), str(g2), "--out", str(tmp_path / "o2"), "--no-report"]) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Ctrl-C
+# --------------------------------------------------------------------------------------------------
+
+SLOW_BODY = '''import os, time
+from pathlib import Path
+res = Path(results_dir); res.mkdir(parents=True, exist_ok=True)
+if mode == "run" and strategies[0] == "slow" and not os.environ.get("DUMMY_FAST"):
+    (Path(checkpoint_dir).parent / "kernel.pid").write_text(str(os.getpid()))
+    while True:  # stands for a long training run; ignores nothing, so only a kill or SIGINT ends it
+        time.sleep(0.2)
+(res / f"{strategies[0]}.json").write_text("{}")
+'''
+
+
+def test_ctrl_c_ends_with_one_line_kills_the_kernel_and_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(SLOW_BODY)]
+    path = tmp_path / "nb" / "slow.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    g = write_grid(tmp_path / "g.yaml", {"split": {"strategies": ["a", "slow"]}})
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "dal_helpers.grid", str(path), str(g), "--out", str(out), "--no-report"]
+    # a terminal's Ctrl-C goes to the whole foreground process group: the CLI and its kernel
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    pid_file = out / "kernel.pid"
+    deadline = time.time() + 60
+    while not pid_file.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert pid_file.is_file(), proc.communicate()
+    kernel_pid = int(pid_file.read_text())
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    # no traceback of dal-grid itself (a dying kernel may still print its own on the shared stderr)
+    assert "dal_helpers/grid.py" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "[dal-grid] interrupted; run the same command to resume"
+    try:
+        alive = psutil.Process(kernel_pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        alive = False
+    assert not alive, f"kernel {kernel_pid} still running"
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.stat().st_size == 0 or p.name.endswith(grid.PARTIAL_SUFFIX)]
+    done = sorted(p.parent.name for p in out.rglob(grid.DONE_MARKER))
+    assert len(done) == 1 and done[0].startswith("strategies=a_")
+    # the same command resumes: the finished cell is skipped, the interrupted one runs
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "DUMMY_FAST": "1"})
+    assert rerun.returncode == 0, rerun.stderr
+    assert "2 cells, 1 already complete, 1 to run" in rerun.stdout
+    assert sorted(p.name for p in (out / "results").glob("*.json")) == ["a.json", "slow.json"]

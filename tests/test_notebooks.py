@@ -333,3 +333,10 @@ def test_significance_claims_use_the_given_alpha():
     found = {"02_augmentation": pd.DataFrame(rows)}
     assert nbh.significance_claims(found)[0]["ours"] == pytest.approx(1.0)
     assert nbh.significance_claims(found, alpha=0.01)[0]["ours"] == pytest.approx(0.0)
+
+
+def test_resolve_data_root_puts_relative_roots_in_the_drive_folder(tmp_path):
+    assert nbh.resolve_data_root(None, base=tmp_path) is None
+    assert nbh.resolve_data_root("data", base=tmp_path) == str(tmp_path / "data")
+    assert nbh.resolve_data_root("/abs/data", base=tmp_path) == "/abs/data"
+    assert nbh.resolve_data_root("data") == "data"  # outside Colab: as given (torchvision's own lookup)

@@ -371,3 +371,43 @@ def test_glister_bounded_search_equals_full_evaluation(regularizer):
     ref = glister_greedy(a, h, zv, yv, hv, 30, 0.01, torch.Generator().manual_seed(0), regularizer, prune=False)
     assert torch.equal(got, ref)
     assert torch.unique(got).numel() == 30
+
+
+def test_lazy_facility_location_breaks_exact_ties_to_the_lower_position():
+    # copies give exactly equal gains: plain greedy (ties -> lower position) takes the first copy
+    x = torch.tensor([[0.0, 0.0], [3.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, 3.0]])
+    for batch in (1, 2, 32):
+        picks = facility_location_greedy(x, 3, batch=batch).tolist()
+        ref = []
+        sim = SimilarityRows(x, store="float32").matrix.double()
+        cover = torch.zeros(5, dtype=torch.float64)
+        for _ in range(3):
+            gains = (sim - cover[None]).clamp_min(0).sum(1)
+            gains[ref] = -1
+            j = int(torch.nonzero(gains == gains.max()).min())
+            ref.append(j)
+            cover = torch.maximum(cover, sim[j])
+        assert picks == ref
+
+
+def test_fass_per_class_budgets_follow_the_class_share_of_candidates():
+    from dal_helpers.strategies.fass import fass_positions
+    from dal_helpers.strategies.partitioned import partition_budgets
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(60, 3, generator=g) * 2, 1)
+    emb = torch.randn(60, 4, generator=g)
+    n_cand, budget = 30, 7
+    cand = torch.sort(torch.sort(entropy_scores(probs), descending=True, stable=True).indices[:n_cand]).values
+    cls = probs[cand].argmax(1)
+    sizes = [int((cls == k).sum()) for k in torch.unique(cls).tolist()]
+    got = fass_positions(probs, emb, budget, n_cand, per_class=True)
+    got_cls = probs[got].argmax(1)
+    assert [int((got_cls == k).sum()) for k in torch.unique(cls).tolist()] == partition_budgets(sizes, budget)
+    # within each class the picks are facility location's over that class's candidates
+    for k in torch.unique(cls).tolist():
+        m = cand[cls == k]
+        b = int((got_cls == k).sum())
+        if 0 < b < len(m):
+            assert got[got_cls == k].tolist() == m[facility_location_greedy(emb[m], b)].tolist()
+    flat = fass_positions(probs, emb, budget, n_cand, per_class=False)
+    assert flat.tolist() == cand[facility_location_greedy(emb[cand], budget)].tolist()

@@ -8,6 +8,14 @@ between candidates (2 (mean ||x||^2 - ||mean x||^2), no pairwise pass needed). f
 so marginal gains only shrink as S grows; lazy greedy (Minoux 1978) keeps stale gains as upper bounds and
 re-evaluates only the top few, in a batch, which gives the same picks as plain greedy.
 
+Two variants (cfg.fass_per_class): True (default, as the paper's toolkit runs FASS) splits the
+candidates by hypothesised class argmax p and runs facility location inside each class, with
+per-class budgets proportional to the class's share of the candidates (largest remainder, ties to the
+lower class); False runs one facility location over all candidates. In both, sigma^2 is computed over
+the set being maximised. Exact ties in the greedy go to the lower position (lower global index, the
+candidates being kept in index order); the lazy greedy accepts a refreshed gain equal to a stale bound
+only when no stale point with that bound has a lower position.
+
 The similarity matrix is built once in row blocks; it is stored in float32 when it fits in
 `max_bytes / 2`, in float16 when it fits in `max_bytes` (values in (0, 1] with an absolute error under
 5e-4, which can only reorder near-ties), and otherwise its rows are recomputed when needed.
@@ -98,9 +106,16 @@ def facility_location_greedy(x: Tensor, budget: int, batch: int = 32, max_bytes:
         rows = sims(cand)
         g = facility_location_gains(rows, cover)
         upper[cand] = g
-        # the best refreshed gain is the true maximum once it beats every stale upper bound
-        best = int(top_positions(g, 1)[0])
-        if float(g[best]) >= bound:
+        # the best refreshed gain (ties: lower position) is the true maximum once it beats every stale
+        # upper bound, or equals the bound and no stale point with that bound has a lower position
+        gmax = float(g.max())
+        best = int(torch.nonzero(g == gmax).squeeze(1)[torch.argmin(cand[g == gmax])])
+        ok = gmax > bound
+        if not ok and gmax == bound:
+            stale = upper >= bound
+            stale[cand] = False
+            ok = int(cand[best]) < int(stale.nonzero().min())
+        if ok:
             j = int(cand[best])
             picked[t] = j
             t += 1
@@ -109,11 +124,28 @@ def facility_location_greedy(x: Tensor, budget: int, batch: int = 32, max_bytes:
     return picked
 
 
-def fass_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
-    """FASS: entropy filter to cfg.fass_candidates * budget points, then facility location on embeddings."""
-    n_cand = min(ctx.n_pool, int(ctx.cfg.fass_candidates) * budget)
-    cand = top_positions(entropy_scores(ctx.probs), n_cand)
+def fass_positions(probs: Tensor, emb: Tensor, budget: int, n_cand: int, per_class: bool = True) -> Tensor:
+    """FASS on pool probabilities (N, C) and embeddings (N, D): the n_cand most uncertain points (kept
+    in index order), then facility location over all of them or per hypothesised class (module doc).
+    Returns (budget,) int64 pool positions."""
+    cand = torch.sort(top_positions(entropy_scores(probs), n_cand)).values
     if n_cand == budget:
-        return ctx.pool_idx[cand]
-    pos = facility_location_greedy(ctx.embeddings[cand], budget)
-    return ctx.pool_idx[cand[pos]]
+        return cand
+    if not per_class:
+        return cand[facility_location_greedy(emb[cand], budget)]
+    from .partitioned import partition_budgets
+    cls = probs[cand].argmax(1)
+    classes = torch.unique(cls).tolist()
+    members = [cand[cls == k] for k in classes]
+    shares = partition_budgets([len(m) for m in members], budget)
+    out = [m[facility_location_greedy(emb[m], b)] if b < len(m) else m
+           for m, b in zip(members, shares) if b > 0]
+    return torch.cat(out)
+
+
+def fass_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Tensor:
+    """FASS: entropy filter to cfg.fass_candidates * budget points, then facility location on embeddings
+    (per hypothesised class when cfg.fass_per_class, the default)."""
+    n_cand = min(ctx.n_pool, int(ctx.cfg.fass_candidates) * budget)
+    per_class = bool(getattr(ctx.cfg, "fass_per_class", True))
+    return ctx.pool_idx[fass_positions(ctx.probs, ctx.embeddings, budget, n_cand, per_class)]
