@@ -6,7 +6,7 @@
    optimiser batches of 20 and 128. `train()` is also timed with augmentation on, for reference.
 2. End-to-end wall time of the paper's MNIST configuration (Table 4 "MNIST": seed set 300, AL batch
    1000, lr 0.01, batch 20, cut-off 0.99, SGD, entropy sampling) for three rounds on real MNIST, laid out
-   for torchvision by `../shared/data/install.sh ROOT`.
+   in torchvision's layout under ROOT (MNIST/raw/*-ubyte).
 
 Usage:
     python bench/training.py [--quick] [--data-root /tmp/dal-data] [--device auto] [--threads 1]
