@@ -98,7 +98,10 @@ def facility_location_greedy(x: Tensor, budget: int, batch: int = 32, max_bytes:
     k = min(batch, v)
     t = 0
     while t < budget:
-        vals, cand = upper.topk(min(k + 1, v))
+        # stable sort: among equal bounds the lower position comes first, so a stale point that ties
+        # the best refreshed gain from a lower position enters the next batch (the loop always ends)
+        cand = torch.sort(upper, descending=True, stable=True).indices[:k + 1]
+        vals = upper[cand]
         bound = float(vals[k]) if len(vals) > k else neg_inf   # best stale gain outside the batch
         cand, vals = cand[:k], vals[:k]
         live = vals > neg_inf
