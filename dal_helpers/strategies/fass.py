@@ -112,7 +112,8 @@ def facility_location_greedy(x: Tensor, budget: int, batch: int = 32, max_bytes:
         # the best refreshed gain (ties: lower position) is the true maximum once it beats every stale
         # upper bound, or equals the bound and no stale point with that bound has a lower position
         gmax = float(g.max())
-        best = int(torch.nonzero(g == gmax).squeeze(1)[torch.argmin(cand[g == gmax])])
+        ties = torch.nonzero(g == gmax).squeeze(1)
+        best = int(ties[torch.argmin(cand[ties])])
         ok = gmax > bound
         if not ok and gmax == bound:
             stale = upper >= bound
@@ -150,5 +151,4 @@ def fass_select(ctx: SelectionContext, budget: int, gen: torch.Generator) -> Ten
     """FASS: entropy filter to cfg.fass_candidates * budget points, then facility location on embeddings
     (per hypothesised class when cfg.fass_per_class, the default)."""
     n_cand = min(ctx.n_pool, int(ctx.cfg.fass_candidates) * budget)
-    per_class = bool(getattr(ctx.cfg, "fass_per_class", True))
-    return ctx.pool_idx[fass_positions(ctx.probs, ctx.embeddings, budget, n_cand, per_class)]
+    return ctx.pool_idx[fass_positions(ctx.probs, ctx.embeddings, budget, n_cand, ctx.cfg.fass_per_class)]
