@@ -118,14 +118,34 @@ def table(curves: dict[str, list[float]], sizes=(100, 200, 300), seeds=(0,), dat
 
 def test_end_efficiency_and_final_accuracy_by_hand():
     # random reaches its final 0.80 at 300 labels. entropy: 0.70 at 100, 0.90 at 200 -> reaches 0.80
-    # at 150 (linear) -> efficiency 300 / 150 = 2. margin never reaches 0.80 -> NaN.
+    # at 150 (linear) -> efficiency 300 / 150 = 2, at random's final accuracy. margin ends below random,
+    # at 0.70: measured at its own final accuracy, which random reaches at 200 labels and margin at 300
+    # -> 200 / 300 = 2/3.
     df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "margin": [0.5, 0.6, 0.7]})
     eff = nbh.end_efficiency(df)
-    assert eff["random"] == pytest.approx(1.0) and eff["entropy"] == pytest.approx(2.0)
-    assert math.isnan(eff["margin"])
+    assert eff == pytest.approx({"random": 1.0, "entropy": 2.0, "margin": 2 / 3})
+    assert nbh.end_targets(df) == {"random": "80.0% (random's final)", "entropy": "80.0% (random's final)",
+                                   "margin": "70.0% (margin's final)"}
+    summary = nbh.summary_table(df)
+    assert summary.loc["margin", "efficiency vs random"] == pytest.approx(0.667, abs=1e-3)
+    assert summary.loc["margin", "efficiency at"] == "70.0% (margin's final)"
     assert nbh.final_accuracy(df) == pytest.approx({"random": 0.8, "entropy": 0.95, "margin": 0.7})
-    with pytest.raises(ValueError, match="baseline 'badge'"):
+    with pytest.raises(ValueError, match="baseline strategy='badge' is not in the table"):
         nbh.end_efficiency(df, baseline="badge")
+    # Curves with no accuracy in common: margin ends (0.55) below random's first point (0.6).
+    apart = table({"random": [0.6, 0.7, 0.8], "margin": [0.45, 0.5, 0.55]})
+    assert math.isnan(nbh.end_efficiency(apart)["margin"])
+    assert nbh.end_targets(apart)["margin"] == "no common accuracy"
+
+
+def test_mean_gap_compares_what_both_strategies_have():
+    # badge - entropy at 100/200/300 labels: 0.1, 0.2, 0.1 -> mean 0.4 / 3; at 400 only badge has a row.
+    df = table({"badge": [0.6, 0.8, 0.9, 0.95], "entropy": [0.5, 0.6, 0.8]}, sizes=(100, 200, 300, 400))
+    assert nbh.mean_gap(df, "badge", "entropy") == pytest.approx(0.4 / 3)
+    assert nbh.mean_gap(df, "entropy", "badge") == pytest.approx(-0.4 / 3)
+    assert nbh.mean_gap(df, "badge", "coreset") is None
+    assert nbh.mean_gap(table({"badge": [0.6], "entropy": [0.5]}, sizes=(100,)).assign(
+        n_labeled=lambda d: d["strategy"].map({"badge": 100, "entropy": 200})), "badge", "entropy") is None
 
 
 def test_summary_table_of_a_grid_in_progress():
@@ -189,21 +209,27 @@ def test_run_or_load_report_mode_filters_the_experiment(tmp_path):
 
 
 def test_section_claims_on_hand_made_tables():
-    # Redundancy: at 1x entropy 2x efficient; at 2x entropy never reaches random's final accuracy (NaN)
-    # and badge reaches it at 150 labels (2x).
+    # Redundancy: at 1x entropy 2x efficient; at 2x entropy ends below random at 0.75, which random
+    # reaches at 250 labels (linear) and entropy at 300 -> 250 / 300; badge reaches random's final 0.80
+    # at 150 labels (2x).
     low = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "badge": [0.6, 0.7, 0.8]})
     high = table({"random": [0.6, 0.7, 0.8], "entropy": [0.5, 0.6, 0.75], "badge": [0.7, 0.9, 0.95]})
     df = pd.concat([low.assign(redundancy=1), high.assign(redundancy=2)])
     eff = nbh.efficiency_by(df, "redundancy")
     assert eff.loc[1, "entropy"] == pytest.approx(2.0) and eff.loc[2, "badge"] == pytest.approx(2.0)
+    assert eff.loc[2, "entropy"] == pytest.approx(250 / 300)
     rows = {r["claim"].split(" (")[0]: r for r in nbh.redundancy_claims(df)}
-    assert rows["BADGE beats entropy at the highest redundancy"]["ours"] is None   # entropy NaN at 2x
+    assert rows["entropy's efficiency at the highest redundancy"]["ours"] == pytest.approx(250 / 300)
+    assert rows["entropy's efficiency falls as redundancy grows"]["ours"] is True      # 2.0 -> 0.83
+    # badge - entropy at 2x: 0.2, 0.3, 0.2 points of accuracy -> mean 0.7 / 3 > 0.
+    beats = rows["BADGE beats entropy at the highest redundancy"]
+    assert beats["ours"] is True and beats["note"] == "BADGE − entropy: +23.33 points"
     assert rows["BADGE's efficiency at the highest redundancy"]["ours"] == pytest.approx(2.0)
     # Baselines: coreset has the lowest AUBC of the AL strategies -> True.
     base = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "badge": [0.7, 0.85, 0.95],
                   "coreset": [0.55, 0.65, 0.75]})
     claims = nbh.baseline_claims(base)
-    assert claims[0]["ours"] == pytest.approx(2.0) and claims[0]["note"] == "top: entropy"
+    assert claims[0]["ours"] == pytest.approx(2.0) and claims[0]["note"] == "top: entropy, at 80.0% (random's final)"
     assert claims[1]["ours"] is True and claims[2]["ours"] is True
     judged = nbh.paper_vs_ours(claims)
     assert judged["verdict"].tolist() == ["differs", "agrees", "agrees"]    # 2.0 vs 4.5 +/- 0.3
@@ -242,16 +268,21 @@ def test_optimizer_variants_follow_table_6_names():
 
 
 def test_top_efficiency_skips_random_and_nan():
-    # entropy reaches random's final 0.80 at 150 labels (2x); margin never does (NaN).
+    # entropy reaches random's final 0.80 at 150 labels (2x); margin ends below random: 2/3 (see
+    # test_end_efficiency_and_final_accuracy_by_hand).
     df = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7], "entropy": [0.7, 0.9, 0.95]})
     assert nbh._top_efficiency(df) == pytest.approx(2.0)
-    only_nan = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7]})
-    assert nbh._top_efficiency(only_nan) is None          # not random's own 1.0, not NaN
-    both = pd.concat([only_nan.assign(augment=True), table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
+    below = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7]})
+    assert nbh._top_efficiency(below) == pytest.approx(2 / 3)      # not random's own 1.0
+    apart = table({"random": [0.6, 0.7, 0.8], "margin": [0.45, 0.5, 0.55]})
+    assert nbh._top_efficiency(apart) is None                        # NaN left out, not max'ed
+    both = pd.concat([below.assign(augment=True), table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
                       .assign(augment=False)])
     row = nbh.augmentation_claims(both)[1]
-    assert row["ours"] is None
-    assert nbh.paper_vs_ours([row])["verdict"].tolist() == ["not measured"]
+    assert row["ours"] is False                                      # 2/3 with, 2.0 without
+    assert nbh.paper_vs_ours([row])["verdict"].tolist() == ["differs"]
+    half = pd.concat([apart.assign(augment=True), both[both["augment"] == False]])  # noqa: E712
+    assert nbh.augmentation_claims(half)[1]["ours"] is None
 
 
 def test_scalability_claims_use_the_recorded_subset_rounds():
