@@ -8,10 +8,15 @@ either the new file or the previous one intact, which is also what a mounted Goo
 (it syncs whole files). `load_checkpoint` checks the zip CRCs of the file before loading it, so that a
 truncated or bit-flipped file is detected even where `torch.load` would silently read wrong weights;
 it then falls back to the previous checkpoint with a warning that names the bad file.
+
+`run_lock` makes one process the only writer of a run: a second process on the same run and folders
+refuses with a message naming the holder's pid and host, instead of interleaving result rows.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import warnings
 import zipfile
 from pathlib import Path
@@ -58,6 +63,106 @@ def pid_alive(pid: str | int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+class RunLockedError(RuntimeError):
+    """Another live process holds the lock of this run."""
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of the run whose checkpoint or results file is `path`: `.<name>.lock` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+def _holder(lock: Path) -> str:
+    try:
+        text = lock.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return "an unknown process"
+    pid = text[0] if text else "?"
+    host = text[1] if len(text) > 1 else "?"
+    return f"process {pid} on host {host}"
+
+
+def _try_lock_once(lock: Path):
+    """An open, locked file object for `lock`, or None when another process holds it. The file is
+    re-checked after locking: a holder that released (and unlinked) it in between left us a dead inode."""
+    import fcntl
+
+    f = open(lock, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    try:
+        same = os.stat(lock).st_ino == os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        f.close()
+        return False
+    return f
+
+
+@contextlib.contextmanager
+def run_lock(path: str | os.PathLike, what: str = "run"):
+    """Hold the lock of the run stored at `path` (its checkpoint or results file) while the block runs.
+
+    The lock is an advisory `flock` on `.<name>.lock` beside `path`, holding "pid host": the operating
+    system releases it when its holder exits, even on kill -9, so a lock left by a dead process is stale
+    by construction and the next run takes it. A live holder makes this raise RunLockedError naming it.
+    On systems without `fcntl` (Windows) an exclusive-create file with the pid stands in, and a lock
+    whose pid no longer runs on this host is taken over. The lock file is removed on release."""
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        yield from _pid_file_lock(lock, what)
+        return
+    f = None
+    for _ in range(100):  # False only when a holder released between our open and flock: retry
+        f = _try_lock_once(lock)
+        if f is not False:
+            break
+    if not f:
+        raise RunLockedError(f"{what} is being written by {_holder(lock)} (lock {str(lock)!r}); wait for it "
+                             "to finish, or run with other folders or another experiment name")
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        f.flush()
+        yield lock
+    finally:
+        try:
+            lock.unlink()
+        except FileNotFoundError:
+            pass
+        f.close()
+
+
+def _pid_file_lock(lock: Path, what: str):
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            text = lock.read_text(errors="replace").split()
+            if text and text[1:2] == [socket.gethostname()] and not pid_alive(text[0]):
+                lock.unlink(missing_ok=True)  # stale: its writer is gone
+                continue
+            raise RunLockedError(f"{what} is being written by {_holder(lock)} (lock {str(lock)!r}); wait "
+                                 "for it to finish, or delete the lock if that process no longer runs")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        try:
+            yield lock
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    raise RunLockedError(f"could not take the lock {str(lock)!r} of {what}")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -17,6 +17,7 @@ cost (`select_s`) and diagnostics of that batch (`sel_*` columns).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -160,13 +161,23 @@ def run_active_learning(cfg: RunConfig, splits: Splits | None = None, checkpoint
 
     splits: the data (default `data.prepare(cfg)`); checkpoint_dir: where `<experiment>/<run_id>.pt`
     is kept (None: no resume); results_dir: where `<experiment>/<run_id>.jsonl` gets one row per
-    round. progress: a bar (or plain lines) per round, see training.progress_bar."""
-    from .strategies import SelectionContext, select
-
+    round. progress: a bar (or plain lines) per round, see training.progress_bar. The run holds a lock
+    on its files while it works (checkpoint.run_lock): a second process on the same run and folders
+    raises checkpoint.RunLockedError naming the holder instead of writing rows of its own."""
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     ck_path = checkpoint_path(checkpoint_dir, cfg) if checkpoint_dir is not None else None
     rs_path = res.results_path(results_dir, cfg.experiment, cfg.run_id) if results_dir is not None else None
+    with contextlib.ExitStack() as locks:  # one writer per run: a second process refuses, naming the holder
+        for p in (ck_path, rs_path):
+            if p is not None:
+                locks.enter_context(ckpt.run_lock(p, what=f"run {cfg.run_id!r}"))
+        return _run(cfg, splits, ck_path, rs_path, progress)
+
+
+def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: Path | None,
+         progress: bool | str) -> pd.DataFrame:
+    from .strategies import SelectionContext, select
 
     state = ckpt.load_checkpoint(ck_path) if ck_path is not None else None
     if state is not None:

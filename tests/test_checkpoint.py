@@ -131,3 +131,40 @@ def test_save_deletes_only_temporary_files_of_dead_writers(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_run_lock_refuses_a_second_writer_and_is_released(tmp_path):
+    path = tmp_path / "run.pt"
+    with ckpt.run_lock(path, what="run 'a'") as lock:
+        assert lock.read_text().split()[0] == str(__import__("os").getpid())
+        with pytest.raises(ckpt.RunLockedError, match=r"run 'a' is being written by process \d+ on host"):
+            with ckpt.run_lock(path, what="run 'a'"):
+                pass
+    assert not lock.exists()                        # released and removed
+    with ckpt.run_lock(path):                       # and free again
+        pass
+
+
+def test_lock_of_a_killed_holder_is_taken_over(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.pt"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from dal_helpers import checkpoint as c\n"
+        f"with c.run_lock({str(path)!r}):\n    print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(ckpt.RunLockedError, match=f"process {child.pid} "):
+            with ckpt.run_lock(path):
+                pass
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert ckpt.lock_path(path).exists()        # a kill -9 leaves the file, but not the lock
+        with ckpt.run_lock(path) as lock:
+            assert lock.read_text().split()[0] == str(__import__("os").getpid())
+    finally:
+        child.kill()
+        child.wait()

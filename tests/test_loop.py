@@ -314,3 +314,28 @@ def test_paths_refuse_bad_run_ids(tmp_path):
     with pytest.raises(ValueError, match=r"experiment='\.\.'"):
         results.results_path(tmp_path, "..", "r")
     assert checkpoint_path(tmp_path, _cfg()).parent == tmp_path / "default"
+
+
+def test_a_second_process_on_the_same_run_refuses_and_writes_nothing(sp, tmp_path):
+    # A live process holds the run (as a running notebook would); this one must refuse before it
+    # writes a row, then run normally once the holder is gone (killed: its lock dies with it).
+    cfg = _cfg(strategy="entropy")
+    ck, rs = tmp_path / "ck", tmp_path / "rs"
+    held = checkpoint_path(ck, cfg)
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import time; from dal_helpers import checkpoint as c\n"
+        f"with c.run_lock({str(held)!r}):\n    print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(ckpt.RunLockedError, match=f"run '{cfg.run_id}' is being written by process {child.pid}"):
+            run_active_learning(cfg, sp, checkpoint_dir=ck, results_dir=rs, progress=False)
+        assert not results.results_path(rs, cfg.experiment, cfg.run_id).exists()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        df = run_active_learning(cfg, sp, checkpoint_dir=ck, results_dir=rs, progress=False)
+        _assert_same_rows(df, run_active_learning(cfg, sp, progress=False))
+        assert not [p.name for p in tmp_path.rglob("*.lock")]        # released at the end
+    finally:
+        child.kill()
+        child.wait()
