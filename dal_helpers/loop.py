@@ -305,7 +305,10 @@ def run_is_complete(cfg: RunConfig, checkpoint_dir=None, results_dir=None) -> bo
     if results_dir is not None:
         p = res.results_path(results_dir, cfg.experiment, cfg.run_id)
         if p.exists():
-            rows = res.read_rows(p)
+            try:
+                rows = res.read_rows(p)
+            except ValueError:  # damaged: not complete; running it names the file (or rewrites it)
+                return False
             return bool(rows) and bool(rows[-1].get("final"))
     return False
 

@@ -89,6 +89,19 @@ def make_label(df: pd.DataFrame, by: str | Sequence[str], sep: str = LABEL_SEP) 
     return out.rename("label")
 
 
+def check_numeric(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise ValueError naming each of `columns` that does not hold numbers (e.g. accuracies stored as
+    strings, which would sort "1000" before "200" and give wrong areas instead of an error)."""
+    bad = []
+    for col in dict.fromkeys(columns):
+        if col in df.columns and not (pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])):
+            examples = df[col].dropna().head(3).tolist()
+            bad.append(f"{col!r} ({df[col].dtype}, e.g. {examples})")
+    if bad:
+        raise ValueError(f"columns {', '.join(bad)} must hold numbers; convert them "
+                         "(pd.to_numeric) or fix the results files they came from")
+
+
 def _prepare(df: pd.DataFrame, by, group, x: str, needed: Sequence[str]) -> tuple[pd.DataFrame, str, list[str]]:
     """Validate, add the label column, refuse ambiguous tables. Returns (frame, label name, group cols)."""
     by_cols, group_cols = _as_list(by), _as_list(group)
@@ -98,6 +111,7 @@ def _prepare(df: pd.DataFrame, by, group, x: str, needed: Sequence[str]) -> tupl
     lab = label_column(by_cols)
     if lab in group_cols:
         raise ValueError(f"column {lab!r} is both compared (by) and grouped (group); choose one")
+    check_numeric(df, [x, "seed", *needed])
     if "test_acc" in needed:
         acc = pd.to_numeric(df["test_acc"], errors="coerce")
         if acc.isna().any() or (acc < 0).any() or (acc > 1).any():

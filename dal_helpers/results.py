@@ -6,12 +6,17 @@ last line (a kill during the append) is ignored when reading, and the AL loop re
 its checkpoint when it resumes. `load_results` gathers any set of these files into one tidy pandas
 DataFrame, the only input of metrics and plots. Floats that are NaN are stored as JSON `NaN`
 (Python's json reads them back).
+
+Every row carries `row_crc`, the CRC-32 of its own JSON text: reading a row whose content no longer
+matches (a damaged file, a hand edit) raises an error naming the file and line, so a report never
+shows numbers a run did not write. Rows without it (files from earlier versions) are read unchecked.
 """
 from __future__ import annotations
 
 import glob
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -51,8 +56,17 @@ def results_path(results_dir: str | os.PathLike, experiment: str, run_id: str) -
     return Path(results_dir) / experiment / f"{file_stem(run_id)}.jsonl"
 
 
+CRC_FIELD = "row_crc"
+
+
+def _crc(body: str) -> str:
+    return f"{zlib.crc32(body.encode('utf-8')):08x}"
+
+
 def _line(row: dict[str, Any]) -> str:
-    return json.dumps(row, sort_keys=False, default=_jsonable) + "\n"
+    """One JSON line: the row's fields, then `row_crc` over the JSON text of those fields."""
+    clean = json.loads(json.dumps({k: v for k, v in row.items() if k != CRC_FIELD}, default=_jsonable))
+    return json.dumps({**clean, CRC_FIELD: _crc(json.dumps(clean))}) + "\n"
 
 
 def _jsonable(value: Any) -> Any:
@@ -87,20 +101,38 @@ def write_rows(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of one results file. A truncated last line is skipped; a bad line elsewhere raises
-    ValueError naming the file and line number."""
+    """The rows of one results file, `row_crc` checked and removed. A truncated last line is skipped
+    (the append a killed run left); a line elsewhere that is not valid UTF-8 JSON, not a JSON object,
+    or whose checksum does not match raises ValueError naming the file and line number."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    raw = path.read_bytes().split(b"\n")
+    while raw and not raw[-1].strip():
+        raw.pop()
     rows = []
-    for i, line in enumerate(lines):
-        if not line.strip():
+    checked = any(f'"{CRC_FIELD}": '.encode() in data for data in raw)  # then every row must carry one
+    for i, data in enumerate(raw):
+        if not data.strip():
             continue
+        where = f"{str(path)!r} line {i + 1}"
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            if i == len(lines) - 1:
+            row = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            if i == len(raw) - 1 and not path.read_bytes().endswith(b"\n"):
                 break  # the append in progress when the run was killed
-            raise ValueError(f"{str(path)!r} line {i + 1} is not a JSON row: {err}") from err
+            raise ValueError(f"{where} is not a JSON row ({type(err).__name__}: {err}); the file is "
+                             "damaged: rerun the run (its checkpoint rewrites the file) or remove the line") from err
+        if not isinstance(row, dict):
+            raise ValueError(f"{where} is a JSON {type(row).__name__}, not a row (a JSON object of column: value)")
+        if CRC_FIELD not in row and checked:
+            raise ValueError(f"{where} has no {CRC_FIELD} while other rows of the file have one: the line was "
+                             "damaged or added by hand; rerun the run or restore the file")
+        if CRC_FIELD in row:
+            stored = row.pop(CRC_FIELD)
+            if stored != _crc(json.dumps(row)):
+                raise ValueError(f"{where} does not match its checksum ({CRC_FIELD}={stored!r}): the row was "
+                                 "changed after it was written (damaged file or hand edit); rerun the run or "
+                                 "restore the file")
+        rows.append(row)
     return rows
 
 

@@ -677,3 +677,19 @@ def test_bad_arguments_are_not_reported_as_missing_data():
     with pytest.raises(ValueError, match="baseline") as err:
         m.end_efficiency(df, baseline="nope")
     assert not isinstance(err.value, m.NotEnoughData)
+
+
+def test_metrics_refuse_columns_stored_as_strings():
+    # Accuracies and sizes read from hand-written files as strings: "1000" sorts before "200", so an
+    # area computed on them would be wrong; every metric refuses, naming the column.
+    from dal_helpers import metrics as m
+
+    df = pd.DataFrame({"strategy": ["random"] * 3, "seed": [0] * 3, "n_labeled": ["200", "1000", "600"],
+                       "test_acc": ["0.5", "0.7", "0.6"]})
+    with pytest.raises(ValueError, match=r"'n_labeled' \(\w+, e\.g\. \['200', '1000', '600'\]\).*'test_acc'"):
+        m.aubc(df, ci=None)
+    with pytest.raises(ValueError, match="must hold numbers"):
+        m.mean_curves(df)
+    fixed = df.assign(n_labeled=pd.to_numeric(df["n_labeled"]), test_acc=pd.to_numeric(df["test_acc"]))
+    # (0.5 + 0.6) / 2 * 400 + (0.6 + 0.7) / 2 * 400 over 800 labels = 0.6
+    assert m.aubc(fixed, ci=None)["aubc"].iloc[0] == pytest.approx(0.6)
