@@ -139,19 +139,55 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     try:
         train = _torchvision_split(cls, root, True, download)
         test = _torchvision_split(cls, root, False, download)
-    except (RuntimeError, OSError) as err:  # torchvision: "Dataset not found" / network errors
-        where = {
-            "MNIST": f"{root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]",
-            "FashionMNIST": f"{root}/FashionMNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]",
-            "CIFAR10": f"{root}/cifar-10-batches-py/ (extracted cifar-10-python.tar.gz)",
-            "CIFAR100": f"{root}/cifar-100-python/ (extracted cifar-100-python.tar.gz)",
-            "SVHN": f"{root}/train_32x32.mat and {root}/test_32x32.mat",
-        }[info.torchvision_class]
-        raise FileNotFoundError(
-            f"could not load {name!r} with torchvision.datasets.{info.torchvision_class} from root "
-            f"{str(root)!r} (download={download}): {err}. Place the files as {where}, or pass "
-            f"root=... / set DAL_DATA_ROOT, or allow download=True on a machine that is online."
+    except Exception as err:
+        missing = isinstance(err, OSError) or (isinstance(err, RuntimeError) and "not found" in str(err).lower())
+        if missing:  # torchvision: "Dataset not found", a missing file, a network error
+            raise _not_found(name, info, root, download, err) from err
+        # present but unreadable: torchvision's bare AssertionError on a bad header, a view of a truncated file
+        bad = _file_in_traceback(err)
+        raise DataLoadError(
+            f"could not read {name!r} with torchvision.datasets.{info.torchvision_class} from root "
+            f"{str(root)!r}: {type(err).__name__}{': ' + str(err) if str(err) else ''}"
+            f"{f' while reading {bad!r}' if bad else ''}. The file is damaged or not in torchvision's format: "
+            f"delete it and place a fresh copy (or download=True on a machine that is online)."
         ) from err
+    return _splits_from(name, info, train, test)
+
+
+class DataLoadError(ValueError):
+    """A data set's files exist but cannot be read (damaged or in another format)."""
+
+
+def _file_in_traceback(err: BaseException) -> str | None:
+    """The innermost data file a failing loader was reading: a local variable of the traceback's
+    frames that names an existing file (torchvision's readers keep it in `path`, `file`, ...)."""
+    found = None
+    tb = err.__traceback__
+    while tb is not None:
+        for key in ("path", "file", "fpath", "file_path", "filename"):
+            value = tb.tb_frame.f_locals.get(key)
+            if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+                found = str(value)
+        tb = tb.tb_next
+    return found
+
+
+def _not_found(name: str, info, root: Path, download: bool, err: BaseException) -> FileNotFoundError:
+    """The error for files that are missing (or cannot be downloaded), saying where they belong."""
+    where = {
+        "MNIST": f"{root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]",
+        "FashionMNIST": f"{root}/FashionMNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]",
+        "CIFAR10": f"{root}/cifar-10-batches-py/ (extracted cifar-10-python.tar.gz)",
+        "CIFAR100": f"{root}/cifar-100-python/ (extracted cifar-100-python.tar.gz)",
+        "SVHN": f"{root}/train_32x32.mat and {root}/test_32x32.mat",
+    }[info.torchvision_class]
+    return FileNotFoundError(
+        f"could not load {name!r} with torchvision.datasets.{info.torchvision_class} from root "
+        f"{str(root)!r} (download={download}): {err}. Place the files as {where}, or pass "
+        f"root=... / set DAL_DATA_ROOT, or allow download=True on a machine that is online.")
+
+
+def _splits_from(name: str, info, train, test) -> Splits:
     labels = "labels" if info.torchvision_class == "SVHN" else "targets"
     classes = tuple(getattr(train, "classes", None) or [str(i) for i in range(info.n_classes)])
     return Splits(

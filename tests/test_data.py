@@ -141,6 +141,24 @@ def test_missing_files_give_a_clear_error(tmp_path):
     assert "nowhere" in msg and "torchvision.datasets.MNIST" in msg and "MNIST/raw" in msg
 
 
+@pytest.mark.parametrize("damage", ["bad_magic", "truncated"])
+def test_damaged_mnist_files_name_the_root_and_the_file(tmp_path, damage):
+    # A flipped header byte made torchvision raise a bare AssertionError; a truncated image file a
+    # RuntimeError from a view. Both now name the data set, the root and the file being read.
+    write_mnist_like(tmp_path, "MNIST", n_train=30, n_test=12, seed=1)
+    bad = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    raw = bytearray(bad.read_bytes())
+    if damage == "bad_magic":
+        raw[2] ^= 0xFF
+    else:
+        raw = raw[: len(raw) // 2]
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(data.DataLoadError) as err:
+        load_dataset("mnist", tmp_path, download=False)
+    msg = str(err.value)
+    assert f"from root {str(tmp_path)!r}" in msg and f"while reading {str(bad)!r}" in msg and "damaged" in msg
+
+
 def test_unknown_dataset_lists_allowed_names():
     with pytest.raises(KeyError, match="cifar10.*mnist5k"):
         load_dataset("imagenet")
