@@ -31,7 +31,7 @@ class NotebookSummary:
     path: Path                              # executed notebook
     html: str                               # HTML file, relative to the index
     title: str
-    status: str                             # "ok" | "failed" | "not run"
+    status: str                             # "ok" | "failed" | "not run" | "unreadable"
     error: str | None = None
     seconds: float | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -129,7 +129,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin-top:8px}
 th,td{border-bottom:1px solid #e5e7eb;padding:5px 7px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;color:#fff}
-.ok,.agrees{background:#1a7f37} .failed,.differs{background:#cf222e} .not-run{background:#9a6700}
+.ok,.agrees{background:#1a7f37} .failed,.differs{background:#cf222e} .not-run,.unreadable{background:#9a6700}
 .not-measured{background:#8c959f}
 .error{color:#cf222e;font-family:monospace;font-size:12px;white-space:pre-wrap}
 details{margin-top:26px;background:#fff;border-radius:8px;padding:10px 16px}
@@ -154,7 +154,8 @@ def _fmt_seconds(s: float | None) -> str:
 
 
 def _card(s: NotebookSummary) -> str:
-    parts = [f'<div class="card"><h2><a href="{html.escape(s.html)}">{html.escape(s.title)}</a></h2>',
+    title = (f'<a href="{html.escape(s.html)}">{html.escape(s.title)}</a>' if s.html else html.escape(s.title))
+    parts = [f'<div class="card"><h2>{title}</h2>',
              f'<div class="meta">{_status_pill(s.status)} &nbsp; {html.escape(str(s.path.name))} &nbsp;·&nbsp; '
              f'{_fmt_seconds(s.seconds)}'
              + (f" &nbsp;·&nbsp; mode {html.escape(str(s.parameters['mode']))}" if "mode" in s.parameters else "")
@@ -206,6 +207,9 @@ def write_index(sections: list[NotebookSummary], cells: list[NotebookSummary], r
              ("claims checked", n_claims), ("agree with the paper", n_agree)]
     if cells:
         stats.insert(1, ("grid cells", len(cells)))
+    n_bad = sum(s.status == "unreadable" for s in sections + cells)
+    if n_bad:
+        stats.insert(2, ("unreadable (skipped)", n_bad))
     page = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
             f"<style>{_CSS}</style></head><body><header><h1>{html.escape(title)}</h1>",
             f"<p>{html.escape(str(runs_dir))} · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
@@ -222,12 +226,34 @@ def write_index(sections: list[NotebookSummary], cells: list[NotebookSummary], r
     return path
 
 
+def _summarize_and_render(path: Path, html_name: str, out_dir: Path, hide_code: bool) -> NotebookSummary:
+    """summarize + render_html of one notebook; a notebook that cannot be read or rendered (damaged
+    JSON, a file still being written) is skipped with a warning naming it and shown as "unreadable"."""
+    try:
+        s = summarize(path)
+        s.html = html_name
+        render_html(path, out_dir / html_name, hide_code=hide_code)
+        return s
+    except Exception as err:  # nbformat/nbconvert raise many types; one bad file must not lose the index
+        reason = f"{type(err).__name__}: {err}"
+        print(f"[dal-report] skipped unreadable notebook {str(path)!r}: {reason}", file=sys.stderr)
+        return NotebookSummary(path=path, html="", title=path.stem, status="unreadable", error=reason)
+
+
 def build(runs_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports", hide_code: bool = False,
           cells: bool = True) -> Path:
+    """`build_all`, returning only the index path."""
+    return build_all(runs_dir, out_dir, hide_code, cells)[0]
+
+
+def build_all(runs_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports", hide_code: bool = False,
+              cells: bool = True) -> tuple[Path, list[NotebookSummary]]:
     """Render every executed notebook under runs_dir to HTML in out_dir and write out_dir/index.html.
 
     Section notebooks go to out_dir/<name>.html (prefixed with their folder when names collide), grid
-    cells to out_dir/cells/<grid>/<cell_id>.html. Returns the index path."""
+    cells to out_dir/cells/<grid>/<cell_id>.html. A notebook that cannot be read is skipped, named on
+    stderr and shown on the index as "unreadable". Raises FileNotFoundError for a folder without
+    notebooks. Returns the index path and the summaries of every notebook (sections, then cells)."""
     runs_dir, out_dir = Path(runs_dir).resolve(), Path(out_dir).resolve()
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"runs folder {str(runs_dir)!r} does not exist")
@@ -235,20 +261,17 @@ def build(runs_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports", h
     section_paths, cell_paths = find_notebooks(runs_dir)
     section_paths = [p for p in section_paths if out_dir not in p.parents]
     stems = [p.stem for p in section_paths]
+    if not section_paths and not cell_paths:
+        raise FileNotFoundError(f"no notebooks (*.ipynb) under {str(runs_dir)!r}: run one first (papermill or "
+                                "dal-grid writes executed notebooks there), or point dal-report at that folder")
     sections, cell_summaries = [], []
     for p in section_paths:
         name = p.stem if stems.count(p.stem) == 1 else "__".join(p.relative_to(runs_dir).with_suffix("").parts)
-        s = summarize(p)
-        s.html = f"{name}.html"
-        render_html(p, out_dir / s.html, hide_code=hide_code)
-        sections.append(s)
+        sections.append(_summarize_and_render(p, f"{name}.html", out_dir, hide_code))
     for p in cell_paths if cells else []:
         grid = "__".join(p.parents[2].relative_to(runs_dir).parts) or "grid"
-        s = summarize(p)
-        s.html = f"cells/{grid}/{p.parent.name}.html"
-        render_html(p, out_dir / s.html, hide_code=hide_code)
-        cell_summaries.append(s)
-    return write_index(sections, cell_summaries, runs_dir, out_dir)
+        cell_summaries.append(_summarize_and_render(p, f"cells/{grid}/{p.parent.name}.html", out_dir, hide_code))
+    return write_index(sections, cell_summaries, runs_dir, out_dir), sections + cell_summaries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,8 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML")
     parser.add_argument("--no-cells", action="store_true", help="skip the per-cell notebooks of grids")
     args = parser.parse_args(argv)
-    index = build(args.runs_dir, args.out, hide_code=args.hide_code, cells=not args.no_cells)
+    try:
+        index, summaries = build_all(args.runs_dir, args.out, hide_code=args.hide_code, cells=not args.no_cells)
+    except FileNotFoundError as err:
+        print(f"[dal-report] {err}", file=sys.stderr)
+        return 2
     print(f"[dal-report] {index}")
+    skipped = sum(x.status == "unreadable" for x in summaries)
+    if skipped:
+        print(f"[dal-report] {skipped} notebook(s) could not be read; see the index and the messages above",
+              file=sys.stderr)
+        return 1
     return 0
 
 

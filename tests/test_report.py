@@ -111,3 +111,28 @@ def test_cli_and_missing_folder(runs, tmp_path, capsys):
     assert "nbh.headline" not in (tmp_path / "r" / "section.html").read_text()
     with pytest.raises(FileNotFoundError, match="does-not-exist"):
         report.build(tmp_path / "does-not-exist", tmp_path / "r2")
+
+
+def test_an_unreadable_notebook_is_skipped_named_and_shown(runs, tmp_path, capsys):
+    # A copy of runs/ with one damaged notebook (cut in half, as a copy interrupted mid-write): the
+    # report still renders the others and writes the index, names the bad file, and exits 1.
+    import shutil
+
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    broken = copy / "other" / "half.ipynb"
+    text = (copy / "sec" / "section.ipynb").read_text()
+    broken.write_text(text[: len(text) // 2])
+    assert report.main([str(copy), "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped unreadable notebook {str(broken.resolve())!r}" in err and "1 notebook(s) could not be read" in err
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert '<span class="pill unreadable">unreadable</span>' in page and "<b>1</b>unreadable (skipped)" in page
+    assert (tmp_path / "r" / "section.html").is_file() and not (tmp_path / "r" / "half.html").exists()
+
+
+def test_a_folder_without_notebooks_is_a_clear_message(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert report.main([str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
+    assert "no notebooks (*.ipynb) under" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "index.html").exists()
