@@ -136,6 +136,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     info = DATASETS[name]
     root = Path(root) if root is not None else default_root()
     cls = getattr(torchvision.datasets, info.torchvision_class)
+    if info.torchvision_class in ("MNIST", "FashionMNIST"):
+        _extract_idx_gz(root / info.torchvision_class / "raw")
     try:
         train = _torchvision_split(cls, root, True, download)
         test = _torchvision_split(cls, root, False, download)
@@ -152,6 +154,30 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
             f"delete it and place a fresh copy (or download=True on a machine that is online)."
         ) from err
     return _splits_from(name, info, train, test)
+
+
+def _extract_idx_gz(raw: Path) -> None:
+    """torchvision reads MNIST-family files only extracted (`*-ubyte`); a folder holding only the
+    published `*-ubyte.gz` files gets them extracted next to the archives (temporary file, then rename)."""
+    import gzip
+    import shutil
+
+    if not raw.is_dir():
+        return
+    for gz in sorted(raw.glob("*-ubyte.gz")):
+        target = gz.with_suffix("")
+        if target.exists():
+            continue
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        try:
+            with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(tmp, target)
+        except (OSError, EOFError) as err:
+            raise DataLoadError(f"could not extract {str(gz)!r} ({type(err).__name__}: {err}); the archive is "
+                                "damaged: delete it and place a fresh copy") from err
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 class DataLoadError(ValueError):
@@ -175,8 +201,10 @@ def _file_in_traceback(err: BaseException) -> str | None:
 def _not_found(name: str, info, root: Path, download: bool, err: BaseException) -> FileNotFoundError:
     """The error for files that are missing (or cannot be downloaded), saying where they belong."""
     where = {
-        "MNIST": f"{root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]",
-        "FashionMNIST": f"{root}/FashionMNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]",
+        "MNIST": f"{root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte (or the same names "
+                 "with .gz, extracted on first load)",
+        "FashionMNIST": f"{root}/FashionMNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte (or the "
+                        "same names with .gz, extracted on first load)",
         "CIFAR10": f"{root}/cifar-10-batches-py/ (extracted cifar-10-python.tar.gz)",
         "CIFAR100": f"{root}/cifar-100-python/ (extracted cifar-100-python.tar.gz)",
         "SVHN": f"{root}/train_32x32.mat and {root}/test_32x32.mat",

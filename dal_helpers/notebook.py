@@ -314,7 +314,9 @@ def cell(matrix, better: str, worse: str) -> float | None:
 
 def summary_table(df, by: str | Sequence[str] = "strategy", baseline: str = "random"):
     """One row per label: final accuracy (%), labeling efficiency at the end (see end_efficiency) and
-    the accuracy it is evaluated at ("efficiency at"), the normalised area under the budget curve (%), seeds, total training and selection seconds."""
+    the accuracy it is evaluated at ("efficiency at"), the normalised area under the budget curve (%),
+    seeds, total training and selection seconds, and the energy per run in kJ ("not available" where
+    the machine has neither NVML nor RAPL counters)."""
     import pandas as pd
 
     from . import metrics
@@ -334,8 +336,21 @@ def summary_table(df, by: str | Sequence[str] = "strategy", baseline: str = "ran
              "efficiency at": at.get(k, "no baseline"),
              "AUBC (%)": 100 * float(area.get(k, float("nan"))), "seeds": int(seeds.get(k, 0)),
              "train (s)": float(timing["train_s"].get(k, float("nan"))),
-             "select (s)": float(timing["select_s"].get(k, float("nan")))} for k, v in acc.items()]
+             "select (s)": float(timing["select_s"].get(k, float("nan"))),
+             "energy (kJ)": _energy_cell(timing, k)} for k, v in acc.items()]
     return pd.DataFrame(rows).set_index(lab).round(3)
+
+
+NO_ENERGY = "not available"
+
+
+def _energy_cell(timing, label: str) -> float | str:
+    """Mean energy per run in kJ, or "not available" where the machine exposed neither NVML (GPU) nor
+    RAPL (CPU) counters: a missing measurement is not a number."""
+    if "energy_j" not in timing.columns:
+        return NO_ENERGY
+    value = timing["energy_j"].get(label, float("nan"))
+    return NO_ENERGY if value != value else round(float(value) / 1000, 3)
 
 
 def overview(df, by: str | Sequence[str] = "strategy", baseline: str = "random", caption: str = "",

@@ -159,6 +159,27 @@ def test_damaged_mnist_files_name_the_root_and_the_file(tmp_path, damage):
     assert f"from root {str(tmp_path)!r}" in msg and f"while reading {str(bad)!r}" in msg and "damaged" in msg
 
 
+def test_mnist_published_as_gz_only_is_extracted_on_first_load(tmp_path):
+    # torchvision's MNIST reads only extracted -ubyte files; the .gz archives alone used to be "not found".
+    rng = np.random.default_rng(3)
+    raw = tmp_path / "MNIST" / "raw"
+    arrays = {}
+    for split, n in (("train", 20), ("t10k", 8)):
+        arrays[split] = (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n).astype(np.uint8))
+        write_idx(raw / f"{split}-images-idx3-ubyte", arrays[split][0], gz=True)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", arrays[split][1], gz=True)
+    assert not list(raw.glob("*-ubyte"))
+    s = load_dataset("mnist", tmp_path, download=False)
+    assert np.array_equal(s.x_train[:, 0].numpy(), arrays["train"][0])
+    assert np.array_equal(s.y_test.numpy(), arrays["t10k"][1].astype(np.int64))
+    assert len(list(raw.glob("*-ubyte"))) == 4 and not list(raw.glob(".*tmp-*"))
+    # A damaged archive is named.
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(data.DataLoadError, match="t10k-labels-idx1-ubyte.gz"):
+        load_dataset("mnist", tmp_path, download=False)
+
+
 def test_unknown_dataset_lists_allowed_names():
     with pytest.raises(KeyError, match="cifar10.*mnist5k"):
         load_dataset("imagenet")

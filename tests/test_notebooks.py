@@ -164,6 +164,10 @@ def test_summary_table_and_penalty_helpers():
     assert summary.loc["entropy", "final acc (%)"] == pytest.approx(100 * (0.95 - 0.01 / 3), abs=1e-3)
     assert summary.loc["entropy", "seeds"] == 3
     assert summary.loc["entropy", "select (s)"] == pytest.approx(1.5)        # 3 rounds x 0.5 s
+    assert summary.loc["entropy", "energy (kJ)"] == "not available"         # no energy_j column
+    measured = df.assign(energy_j=[float("nan") if s == "random" else 2000.0 for s in df["strategy"]])
+    energy = nbh.summary_table(measured)["energy (kJ)"]
+    assert energy["entropy"] == pytest.approx(6.0) and energy["random"] == "not available"  # 3 rounds x 2 kJ
     # Entropy is ahead by 0.1, 0.2, 0.15 in every seed (paired differences constant): significant in
     # every round -> cell (entropy, random) = 1, the reverse 0.
     pm = nbh.penalty_or_none(df)
