@@ -332,6 +332,9 @@ def run_experiment(configs: Iterable[RunConfig], checkpoint_dir: str | os.PathLi
     cache: dict[tuple, Splits] = {}
     frames = []
     for cfg in configs:
+        extended = extend_shorter_run(cfg, checkpoint_dir, results_dir)
+        if extended and progress:
+            print(f"[dal] extending run {extended!r} to {cfg.run_id!r} (same config, longer schedule)")
         if run_is_complete(cfg, checkpoint_dir, results_dir):
             frames.append(run_active_learning(cfg, splits, checkpoint_dir, results_dir, progress))
             continue
@@ -343,3 +346,72 @@ def run_experiment(configs: Iterable[RunConfig], checkpoint_dir: str | os.PathLi
             sp = cache[key]
         frames.append(run_active_learning(cfg, sp, checkpoint_dir, results_dir, progress))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+LENGTH_FIELDS = ("n_rounds", "label_cap")   # how long a run goes on: changing them extends the same run
+
+
+def _same_run_but_length(row: dict[str, Any], cfg: RunConfig) -> bool:
+    now = cfg.to_dict()
+    return all(row.get(k) == v for k, v in now.items() if k not in LENGTH_FIELDS and k not in EXECUTION_FIELDS)
+
+
+def extend_shorter_run(cfg: RunConfig, checkpoint_dir=None, results_dir=None) -> str | None:
+    """When the experiment's folders hold a run of `cfg` that differs only in its length (n_rounds,
+    label_cap), continue that run instead of starting a new one beside it: its checkpoint and results
+    move to cfg's run id, with the longer schedule, and the AL loop resumes after its last round. The
+    extended run equals one run with the longer schedule from the start (same selections and numbers).
+    Returns the run id extended from, or None when there is none.
+
+    Refused with ValueError naming both runs when the other run is longer (shrinking would drop
+    measured rounds), has no checkpoint (rows alone cannot be continued), uses GRAD-MATCH subsets (the
+    last round trains in full, so an extended run would differ), or its labeled-set sizes are not the
+    start of the new schedule (e.g. a label_cap that cut the old last round short)."""
+    if results_dir is None:
+        return None
+    folder = Path(results_dir) / cfg.experiment
+    mine = res.results_path(results_dir, cfg.experiment, cfg.run_id)
+    if mine.exists() or not folder.is_dir():
+        return None
+    for other in sorted(folder.glob(f"{res.file_stem(cfg.strategy)}_s{cfg.seed}*.jsonl")):
+        try:
+            rows = res.read_rows(other)
+        except ValueError:
+            continue
+        if not rows or rows[0].get("run_id") == cfg.run_id or not _same_run_but_length(rows[0], cfg):
+            continue
+        old_id = rows[0]["run_id"]
+        what = f"run {cfg.run_id!r} would extend run {old_id!r} of experiment {cfg.experiment!r} (same config but"
+        old_cfg = RunConfig.from_dict({k: rows[0].get(k, v) for k, v in cfg.to_dict().items()})
+        old_ck = checkpoint_path(checkpoint_dir, old_cfg) if checkpoint_dir is not None else None
+        if old_ck is None or ckpt.load_checkpoint(old_ck) is None:
+            raise ValueError(f"{what} {', '.join(LENGTH_FIELDS)}), and that run has no checkpoint to continue "
+                             f"from; use another experiment name to start a new run, or keep the old length")
+        if cfg.dss:
+            raise ValueError(f"{what} its length); GRAD-MATCH runs train their last round in full, so an "
+                             "extended run would differ from a longer one: use another experiment name")
+        with ckpt.run_lock(old_ck, what=f"run {old_id!r}"):
+            state = ckpt.load_checkpoint(old_ck)
+            n_pool = int(state["labeled_round"].shape[0])
+            done = [int(r["n_labeled"]) for r in state["rows"]]
+            new_schedule = cfg.label_schedule(n_pool)
+            if len(new_schedule) < len(done):
+                raise ValueError(f"{what} fewer rounds: {len(new_schedule)} < {len(done)}); shrinking would "
+                                 "drop measured rounds: read its first rounds instead, or use another experiment")
+            if new_schedule[:len(done)] != done:
+                raise ValueError(f"{what} its labeled-set sizes {done} are not the start of the new schedule "
+                                 f"{new_schedule[:len(done) + 1]}); use another experiment name")
+            last = len(new_schedule) - 1
+            new = cfg.to_dict()
+            state["config"] = {**state["config"], **{k: new[k] for k in LENGTH_FIELDS}}
+            state["rows"] = [{**r, "run_id": cfg.run_id, **{k: new[k] for k in LENGTH_FIELDS},
+                              "final": r["round"] == last} for r in state["rows"]]
+            state["complete"] = len(done) == len(new_schedule)
+            new_ck = checkpoint_path(checkpoint_dir, cfg)
+            ckpt.save_checkpoint(state, new_ck)
+            res.write_rows(mine, state["rows"])
+            for path in (old_ck, ckpt.prev_path(old_ck), other):
+                path.unlink(missing_ok=True)
+        return old_id
+    return None
+

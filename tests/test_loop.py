@@ -339,3 +339,34 @@ def test_a_second_process_on_the_same_run_refuses_and_writes_nothing(sp, tmp_pat
     finally:
         child.kill()
         child.wait()
+
+
+def test_more_rounds_extend_the_same_run_and_equal_a_longer_run(sp, tmp_path):
+    # A finished 2-round experiment asked for 3 rounds: the run continues from its checkpoint under the
+    # new id (one results file, no rows of the old id left), and equals a 3-round run from the start.
+    from dal_helpers.loop import run_experiment
+
+    ck, rs = tmp_path / "ck", tmp_path / "rs"
+    short, long = _cfg(strategy="entropy", n_rounds=2), _cfg(strategy="entropy", n_rounds=3)
+    run_experiment([short], ck, rs, progress=False, splits=sp)
+    extended = run_experiment([long], ck, rs, progress=False, splits=sp)
+    files = sorted(p.name for p in (rs / long.experiment).iterdir())
+    assert files == [f"{long.run_id}.jsonl"]
+    assert not checkpoint_path(ck, short).exists() and checkpoint_path(ck, long).exists()
+    _assert_same_rows(extended, run_active_learning(long, sp, progress=False))
+    stored = results.read_rows(results.results_path(rs, long.experiment, long.run_id))
+    assert [r["final"] for r in stored] == [False, False, False, True]
+    assert {r["run_id"] for r in stored} == {long.run_id}
+
+
+def test_runs_that_cannot_be_extended_are_refused_by_name(sp, tmp_path):
+    from dal_helpers.loop import run_experiment
+
+    ck, rs = tmp_path / "ck", tmp_path / "rs"
+    three = _cfg(strategy="random", n_rounds=3)
+    run_experiment([three], ck, rs, progress=False, splits=sp)
+    with pytest.raises(ValueError, match=rf"would extend run '{three.run_id}'.*fewer rounds: 3 < 4"):
+        run_experiment([_cfg(strategy="random", n_rounds=2)], ck, rs, progress=False, splits=sp)
+    # Rows without a checkpoint (e.g. committed results) cannot be continued.
+    with pytest.raises(ValueError, match="has no checkpoint to continue from"):
+        run_experiment([_cfg(strategy="random", n_rounds=4)], tmp_path / "other_ck", rs, progress=False, splits=sp)
