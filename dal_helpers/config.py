@@ -323,6 +323,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                             n_rounds=4, max_epochs=50, lr=0.01, batch_size=64, optimizer="adam"),
     "cpu_update_fmnist": dict(dataset="fmnist", model="mnist_net", per_class=2000, n_init=500, budget=500,
                               n_rounds=4, max_epochs=50, lr=0.01, batch_size=64, reset=False),
+    # 04 redundancy (Table 7: CIFAR-10, 5,000 unique images kept, the rest replaced by a disjoint set repeated
+    # k times, seed 500, +500 per round to 5,500) on real MNIST's full 60,000-image pool: the same 5,000
+    # unique images, seed 100, +100 per round to 500, the MNIST net with the paper's MNIST optimiser.
+    "cpu_redundancy_mnist": dict(dataset="mnist", model="mnist_net", n_unique=5000, redundancy=1,
+                                 redundancy_mode="duplicate", n_init=100, budget=100, n_rounds=4,
+                                 max_epochs=50, lr=0.01, batch_size=20),
 }
 
 
