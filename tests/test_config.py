@@ -123,3 +123,17 @@ def test_ints_are_floats_and_none_is_optional():
     cfg = RunConfig(lr=1, dropout=None, n_rounds=None, label_cap=500)
     assert cfg.lr == 1.0 and type(cfg.lr) is float  # lossless; one run id for lr=1 and lr=1.0
     assert cfg.run_id == RunConfig(lr=1.0, n_rounds=None, label_cap=500).run_id
+
+
+@pytest.mark.parametrize("given,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_import_makes_idle_openmp_threads_sleep_unless_the_user_chose(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    out = subprocess.run([sys.executable, "-c", "import os, dal_helpers; print(os.environ['OMP_WAIT_POLICY'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
