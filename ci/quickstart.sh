@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
 mkdir -p runs/quickstart reports
+# Per-epoch progress lines go to this terminal while the notebook runs, not into the report.
+export DAL_PROGRESS="${DAL_PROGRESS:-terminal}"
 .venv/bin/papermill notebooks/00_quickstart.ipynb runs/quickstart/00_quickstart.ipynb \
     -p checkpoint_dir runs/quickstart "$@"
 .venv/bin/jupyter nbconvert --to html --output-dir reports --output 00_quickstart \

@@ -65,10 +65,12 @@ class TrainStats:
 # --------------------------------------------------------------------------------------------------
 
 class _Lines:
-    """tqdm-like progress that prints a plain line every `every` updates and at close."""
+    """tqdm-like progress that prints a plain line every `every` updates and at close, to `stream`
+    (None: the current sys.stdout)."""
 
-    def __init__(self, total: int, desc: str, every: int = 10) -> None:
+    def __init__(self, total: int, desc: str, every: int = 10, stream=None) -> None:
         self.total, self.desc, self.every, self.n, self.post = total, desc, every, 0, ""
+        self.stream = stream
 
     def set_postfix_str(self, s: str, refresh: bool = True) -> None:
         self.post = s
@@ -79,7 +81,7 @@ class _Lines:
             self._print()
 
     def _print(self) -> None:
-        print(f"{self.desc}: {self.n}/{self.total} {self.post}", file=sys.stdout, flush=True)
+        print(f"{self.desc}: epoch {self.n}/{self.total} {self.post}", file=self.stream or sys.stdout, flush=True)
 
     def close(self) -> None:
         if self.n % self.every != 0 or self.n == 0:
@@ -95,23 +97,30 @@ def _in_notebook_kernel() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+PROGRESS_MODES = ("auto", "bar", "lines", "terminal", "off")
+
+
 def progress_bar(total: int, desc: str, enabled: bool | str = True):
     """A progress object with update/set_postfix_str/close, or None when disabled.
 
-    enabled: False (none), True (auto), "bar" (tqdm) or "lines" (plain lines). Auto picks a tqdm bar when
-    stderr is a terminal, a notebook widget in a live kernel with ipywidgets, and plain lines
-    otherwise; the environment variable DAL_PROGRESS=lines|bar|off overrides it (grid runs under
-    papermill set it to lines, whose stored outputs cannot animate a bar)."""
+    enabled: False (none), True (auto), "bar" (tqdm), "lines" (plain lines on stdout) or "terminal"
+    (plain lines on the process's own stderr: in a notebook kernel run by papermill or dal-grid they
+    show live in the terminal that started it and stay out of the executed notebook and its report).
+    Auto picks a tqdm bar when stderr is a terminal, a notebook widget in a live kernel with ipywidgets,
+    and plain lines otherwise. The environment variable DAL_PROGRESS=auto|bar|lines|terminal|off
+    overrides auto; ci/quickstart.sh and dal-grid set it to terminal."""
     if enabled is False:
         return None
     mode = enabled if isinstance(enabled, str) else os.environ.get("DAL_PROGRESS", "auto")
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"progress={mode!r} is invalid; allowed: True, False, 'bar', 'lines', 'terminal' "
+                         f"(or DAL_PROGRESS={'|'.join(PROGRESS_MODES)})")
     if mode == "off":
         return None
-    if mode not in ("auto", "bar", "lines"):
-        raise ValueError(f"progress={mode!r} is invalid; allowed: True, False, 'bar', 'lines' "
-                         f"(or DAL_PROGRESS=auto|bar|lines|off)")
     if mode == "lines":
         return _Lines(total, desc)
+    if mode == "terminal":
+        return _Lines(total, desc, stream=sys.__stderr__ or sys.stderr)
     if mode == "bar" or sys.stderr.isatty():
         from tqdm import tqdm
         return tqdm(total=total, desc=desc, leave=False)
@@ -401,7 +410,7 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
             elif sched is not None:
                 sched.step()
             if bar is not None:
-                bar.set_postfix_str(f"acc={acc:.3f} loss={loss_mean:.3f}", refresh=False)
+                bar.set_postfix_str(f"train acc {100 * acc:.1f}% loss {loss_mean:.3f}", refresh=False)
                 bar.update(1)
             if acc >= cfg.train_acc_cutoff:
                 stats.stop = "cutoff"

@@ -264,9 +264,31 @@ def test_progress_modes(capsys):
     for _ in range(3):
         bar.update(1)
     bar.close()
-    assert "round: 3/3" in capsys.readouterr().out
+    assert "round: epoch 3/3" in capsys.readouterr().out
     with pytest.raises(ValueError, match="progress='nope'"):
         progress_bar(3, "x", "nope")
+
+
+def test_terminal_progress_stays_out_of_the_executed_notebook(tmp_path, capfd):
+    # Under papermill, "terminal" lines go to the kernel process's stderr (the terminal that ran it),
+    # not into the notebook's outputs, so the HTML report carries none of them.
+    import nbformat
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from dal_helpers.training import progress_bar\n"
+        "bar = progress_bar(3, 'round 1/4', 'terminal')\n"
+        "bar.set_postfix_str('train acc 50.0%')\n"
+        "for _ in range(3):\n    bar.update(1)\n"
+        "bar.close()\nprint('done')")]
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    papermill.execute_notebook(str(src), str(out), progress_bar=False, cwd=str(tmp_path))
+    outputs = nbformat.read(out, as_version=4).cells[0].outputs
+    assert [o.get("text", "") for o in outputs] == ["done\n"]
+    assert "round 1/4: epoch 3/3 train acc 50.0%" in capfd.readouterr().err
 
 
 def test_train_stats_defaults():
