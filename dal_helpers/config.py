@@ -16,6 +16,7 @@ from typing import Any, Mapping
 OPTIMIZERS = ("sgd", "adam")
 SEED_SETS = ("random", "facility_location", "dispersion_min")
 REDUNDANCY_MODES = ("duplicate", "augment")
+SSL_METHODS = (None, "fixmatch")
 TRAIN_ACC_MODES = ("running", "eval")
 PATIENCE_RULES = ("window", "best")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -75,6 +76,11 @@ class RunConfig:
     dss_fraction: float = 0.3            # subset size as a fraction of the labeled set; App. F
     dss_interval: int = 35               # epochs between subset re-selections; App. F
     dss_full_every: int = 3              # every k-th round trains on the full labeled set (App. F / Table 14)
+    ssl: str | None = None               # None: labeled points only (the paper); "fixmatch": FixMatch on the
+                                         # unlabeled pool too (Sohn et al. 2020; dal_helpers/ssl.py)
+    ssl_threshold: float = 0.95          # FixMatch confidence threshold tau for pseudo-labels; FixMatch Sec. 4
+    ssl_mu: int = 7                      # FixMatch unlabeled images per labeled image in a step (mu)
+    ssl_weight: float = 1.0              # FixMatch weight lambda of the unlabeled loss
 
     # --- data variants (Sec. 4.4, 4.5) ----------------------------------------------------------
     redundancy: int = 1                  # 1 = original pool; k>1: n_unique points + a disjoint set repeated k times
@@ -169,6 +175,13 @@ class RunConfig:
         need(0 < self.dss_fraction <= 1, "dss_fraction", "a fraction in (0, 1]")
         need(self.dss_interval >= 1, "dss_interval", "an integer >= 1")
         need(self.dss_full_every >= 1, "dss_full_every", "an integer >= 1")
+        need(self.ssl in SSL_METHODS, "ssl", "None or " + ", ".join(m for m in SSL_METHODS if m))
+        need(0 < self.ssl_threshold <= 1, "ssl_threshold", "a probability in (0, 1]")
+        need(self.ssl_mu >= 1, "ssl_mu", "an integer >= 1")
+        need(self.ssl_weight >= 0, "ssl_weight", "a float >= 0")
+        if self.ssl and (self.dss or self.swa):
+            raise ValueError(f"ssl={self.ssl!r} with dss={self.dss} / swa={self.swa} is not supported; "
+                             "allowed: FixMatch with plain SGD or Adam training (dss=False, swa=False)")
         need(self.redundancy >= 1, "redundancy", "an integer >= 1 (1 = no redundancy)")
         need(self.redundancy_mode in REDUNDANCY_MODES, "redundancy_mode", ", ".join(REDUNDANCY_MODES))
         need(self.n_unique >= 1, "n_unique", "an integer >= 1")

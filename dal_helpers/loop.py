@@ -249,10 +249,16 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
             model.load_state_dict(init_weights)
         lab = (labeled_round >= 0).nonzero().squeeze(1).to(device)
         use_dss = bool(cfg.dss) and not (r % cfg.dss_full_every == 0 or r == last)
+        desc = f"{cfg.run_id} round {r}/{last} ({len(lab)} labels)"
         with Meter(device) as mt:
-            stats = train(model, dsp.x_train[lab], dsp.y_train[lab], cfg, train_gen, info=info, device=device,
-                          use_dss=use_dss, progress=progress,
-                          desc=f"{cfg.run_id} round {r}/{last} ({len(lab)} labels)")
+            if cfg.ssl == "fixmatch":  # the unlabeled part of the pool, never the test split
+                from .ssl import train_fixmatch
+                unl = (labeled_round < 0).nonzero().squeeze(1).to(device)
+                stats = train_fixmatch(model, dsp.x_train[lab], dsp.y_train[lab], dsp.x_train[unl], cfg, train_gen,
+                                       info=info, device=device, progress=progress, desc=desc)
+            else:
+                stats = train(model, dsp.x_train[lab], dsp.y_train[lab], cfg, train_gen, info=info, device=device,
+                              use_dss=use_dss, progress=progress, desc=desc)
         check_finite(model, stats, f"run {cfg.run_id!r} round {r}")
         with Meter(device) as me:
             test_acc = evaluate(model, dsp.x_test, dsp.y_test, info, device, cfg.eval_batch_size)
@@ -268,6 +274,7 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
             "train_energy_j": mt.joules, "select_energy_j": pending["select_energy_j"],
             "gpu_energy_j": mt.gpu_j, "cpu_energy_j": mt.cpu_j,
             "train_loss": stats.loss, "stop": stats.stop, "n_seen": stats.n_seen,
+            "ssl_kept_frac": stats.history[-1] if cfg.ssl and stats.history else math.nan,
             "swa_epochs": stats.swa_epochs, "dss_round": use_dss, "final": r == last,
             "n_selected": pending["n_selected"], "sel_class_entropy": pending["sel_class_entropy"],
             "sel_dup_frac": pending["sel_dup_frac"], "sel_dist_labeled": pending["sel_dist_labeled"],
