@@ -72,12 +72,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", help="folder of JSON-lines result files")
     parser.add_argument("--targets", type=float, nargs="*", default=[], help="target test accuracies (fractions)")
+    parser.add_argument("--split", default=None, help="a config column (e.g. redundancy): every table once per value")
     args = parser.parse_args(argv)
     files = sorted(Path(args.folder).glob("*.jsonl"))
     df = load_results(files) if files else pd.DataFrame()
     if df.empty:
         print(f"no results yet in {args.folder}")
         return 1
+    if args.split is None:
+        summarize(df, args.targets)
+        return 0
+    if args.split not in df.columns:
+        print(f"--split {args.split!r} is not a column of these rows; columns: {', '.join(sorted(df.columns))}")
+        return 2
+    for value, part in df.groupby(args.split, sort=True):
+        print(f"# {args.split} = {value}\n")
+        summarize(part.copy(), args.targets)
+    return 0
+
+
+def summarize(df: pd.DataFrame, targets: list[float]) -> None:
+    """Every table of one comparable set of runs."""
     seeds = df.groupby("strategy")["seed"].nunique()
     print(f"runs: {df['run_id'].nunique()} ({', '.join(f'{s}: {n} seed(s)' for s, n in seeds.items())}); "
           f"compute in these rows: {core_hours(df):.2f} core-hours\n")
@@ -87,14 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     print("seeds per cell:\n")
     print(md(counts), "\n")
     if "random" in set(df["strategy"]) and df["strategy"].nunique() > 1:
-        efficiency_tables(df, args.targets)
+        efficiency_tables(df, targets)
     significance(df)
     print("## Epochs and seconds per round (mean over seeds)\n")
     df["s_per_epoch"] = df["train_s"] / df["epochs"]
     df["ms_per_step"] = 1000 * df["s_per_epoch"] / (df["n_labeled"] / df["batch_size"]).apply(math.ceil)
     cols = ["epochs", "train_acc", "train_s", "s_per_epoch", "ms_per_step", "select_s", "eval_s"]
     print(md(df.groupby(["strategy", "n_labeled"])[cols].mean().round(2)), "\n")
-    return 0
 
 
 if __name__ == "__main__":
