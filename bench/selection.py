@@ -76,7 +76,8 @@ def peak_mb() -> float:
 
 def synthetic(n: int, n_lab: int, d: int, c: int, device: torch.device, seed: int = 0, n_val: int = 500,
               mc: int = 0):
-    """(probs (n, c), emb (n, d), lab_emb (n_lab, d), val (logits, emb, y), mc_probs (mc, n, c) or None)."""
+    """(probs (n, c), emb (n, d), lab_emb (n_lab, d), val (logits, emb, y), mc_probs (mc, n, c) or None,
+    lab_logits (n_lab, c))."""
     g = torch.Generator().manual_seed(seed)
     total = n + n_lab + n_val
     y = torch.randint(0, c, (total,), generator=g)
@@ -92,11 +93,12 @@ def synthetic(n: int, n_lab: int, d: int, c: int, device: torch.device, seed: in
         noise = torch.randn(mc, n, c, generator=g)
         mcp = torch.softmax(logits[:n][None] + noise, 2).to(device)
     val = (logits[n + n_lab:].to(device), emb[n + n_lab:].to(device), y[n + n_lab:].to(device))
-    return probs[:n].to(device), emb[:n].to(device), emb[n:n + n_lab].to(device), val, mcp
+    return (probs[:n].to(device), emb[:n].to(device), emb[n:n + n_lab].to(device), val, mcp,
+            logits[n:n + n_lab].to(device))
 
 
 def synthetic_ctx(n, n_lab, d, c, device, cfg, mc=0):
-    probs, emb, lab_emb, val, mcp = synthetic(n, n_lab, d, c, device, mc=mc)
+    probs, emb, lab_emb, val, mcp, lab_logits = synthetic(n, n_lab, d, c, device, mc=mc)
     x = torch.zeros(n + n_lab, 1, 1, 1, dtype=torch.uint8)
     yy = torch.zeros(n + n_lab, dtype=torch.int64)
     splits = Splits("mnist5k", x, yy, x[:1], yy[:1], tuple(str(i) for i in range(c)))
@@ -106,6 +108,7 @@ def synthetic_ctx(n, n_lab, d, c, device, cfg, mc=0):
     ctx = SelectionContext(torch.nn.Dropout(0.5), splits, lr, cfg, device)
     ctx._cache["pool_pass"] = (probs, emb)
     ctx._cache["labeled_embeddings"] = lab_emb
+    ctx._cache["labeled_outputs"] = (lab_logits, lab_emb)     # GLISTER's look-ahead start
     ctx._cache["validation"] = val
     if mcp is not None:
         ctx._cache[f"mc_probs_{cfg.mc_samples}"] = mcp
@@ -155,7 +158,7 @@ def compare_cases():
     """Pruned / lazy cores against their plain versions, on the synthetic data, N = 10k, budget 1k."""
     from dal_helpers.strategies import badge, coreset, fass, glister
     n, n_lab, d, c, budget = 10_000, 2_000, 512, 10, 1_000
-    probs, emb, lab, val, _ = synthetic(n, n_lab, d, c, torch.device("cpu"))
+    probs, emb, lab, val, _, _ = synthetic(n, n_lab, d, c, torch.device("cpu"))
     a = probs.clone()
     a[torch.arange(n), probs.argmax(1)] -= 1
     runs = [
