@@ -4,8 +4,11 @@ A notebook tells the report what matters through display outputs carrying `dal_h
 (written by `dal_helpers.notebook.headline` and `dal_helpers.notebook.paper_vs_ours`): the headline
 figure of the section and its "paper vs ours" verdict rows. They live inside the executed notebook
 itself, so no side files can go stale. `build` renders each notebook to HTML and writes `index.html`:
-one card per section notebook (title, status, run time, headline figure, verdicts) and, for grid runs,
-a table of the grid cells with their status and a link to each executed cell notebook.
+one card per section notebook (title, status, run time, headline figure, claims with their p-value or
+CI and verdict: "reproduced", "not reproduced", "inconclusive" or "not comparable", the reason on
+hover) and, for grid runs, a table of the grid cells with their status and a link to each executed
+cell notebook. The header counts the claims with a measured value ("N of M measured") and those
+reproduced (rows of notebooks executed before claims were tested count "agrees" as reproduced).
 
 CLI: `dal-report RUNS_DIR --out reports/`.
 """
@@ -129,17 +132,24 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin-top:8px}
 th,td{border-bottom:1px solid #e5e7eb;padding:5px 7px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600;color:#fff}
-.ok,.agrees{background:#1a7f37} .failed,.differs{background:#cf222e} .not-run,.unreadable{background:#9a6700}
-.not-measured{background:#8c959f}
+.ok,.reproduced,.agrees{background:#1a7f37} .failed,.not-reproduced,.differs{background:#cf222e}
+.not-run,.unreadable{background:#9a6700} .inconclusive{background:#bf8700}
+.not-comparable,.not-measured{background:#8c959f}
 .error{color:#cf222e;font-family:monospace;font-size:12px;white-space:pre-wrap}
 details{margin-top:26px;background:#fff;border-radius:8px;padding:10px 16px}
 summary{cursor:pointer;font-weight:600}
 code{font-size:12px}
 """
 
+# Verdicts of dal_helpers.claims, and those of notebooks executed before claims were tested.
+VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced", "inconclusive": "inconclusive",
+                   "not comparable": "not-comparable", "agrees": "agrees", "differs": "differs",
+                   "not measured": "not-measured"}
+
+
 def _verdict_pill(verdict: Any) -> str:
     text = str(verdict)
-    cls = {"agrees": "agrees", "differs": "differs"}.get(text, "not-measured")
+    cls = VERDICT_CLASSES.get(text, "not-measured")
     return f'<span class="pill {cls}">{html.escape(text)}</span>'
 
 
@@ -168,11 +178,12 @@ def _card(s: NotebookSummary) -> str:
         if s.headline_caption:
             parts.append(f'<div class="caption">{html.escape(s.headline_caption)}</div>')
     if s.verdicts:
-        parts.append("<table><tr><th>claim</th><th>paper</th><th>ours</th><th>verdict</th></tr>")
+        parts.append("<table><tr><th>claim</th><th>paper</th><th>ours</th><th>p / CI</th><th>verdict</th></tr>")
         for row in s.verdicts:
+            reason = html.escape(str(row.get("reason", row.get("note", ""))), quote=True)
             parts.append("<tr>" + "".join(f"<td>{html.escape(str(row.get(k, '')))}</td>"
-                                          for k in ("claim", "paper", "ours"))
-                         + f"<td>{_verdict_pill(row.get('verdict', 'not measured'))}</td></tr>")
+                                          for k in ("claim", "paper", "ours", "p / CI"))
+                         + f'<td title="{reason}">{_verdict_pill(row.get("verdict", "not measured"))}</td></tr>')
         parts.append("</table>")
     parts.append("</div>")
     return "".join(parts)
@@ -199,12 +210,19 @@ def _cells_table(cells: list[NotebookSummary], runs_dir: Path) -> str:
     return "".join(out)
 
 
+def _measured(row: dict[str, Any]) -> bool:
+    """A claim row with a measured value ("ours" shown as something other than "-"), whatever its verdict."""
+    reason = str(row.get("reason", ""))
+    return str(row.get("ours", "-")) not in ("-", "", "None") and not reason.startswith("not measured")
+
+
 def write_index(sections: list[NotebookSummary], cells: list[NotebookSummary], runs_dir: Path,
                 out_dir: Path, title: str = "Deep active learning: evaluation report") -> Path:
-    n_claims = sum(len(s.verdicts) for s in sections)
-    n_agree = sum(r.get("verdict") == "agrees" for s in sections for r in s.verdicts)
+    rows = [r for s in sections for r in s.verdicts]
+    n_measured = sum(_measured(r) for r in rows)
+    n_reproduced = sum(r.get("verdict") in ("reproduced", "agrees") for r in rows)
     stats = [("notebooks", len(sections)), ("failed", sum(s.status == "failed" for s in sections + cells)),
-             ("claims checked", n_claims), ("agree with the paper", n_agree)]
+             ("claims measured", f"{n_measured} of {len(rows)}"), ("reproduced", n_reproduced)]
     if cells:
         stats.insert(1, ("grid cells", len(cells)))
     n_bad = sum(s.status == "unreadable" for s in sections + cells)

@@ -15,6 +15,8 @@ import yaml
 
 from dal_helpers import config
 from dal_helpers import notebook as nbh
+from dal_helpers.claims import VERDICTS, by_id, s00_quickstart, s02_augmentation, s07_reset_update, s08_scalability
+from dal_helpers.claims import s04_redundancy, s05_per_class, s10_significance
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -93,7 +95,8 @@ def test_notebook_smoke_run_and_html(name, tmp_path):
     summary = report.summarize(out)
     assert summary.status == "ok"
     assert summary.headline_png and summary.verdicts
-    assert {r["verdict"] for r in summary.verdicts} <= {"agrees", "differs", "not measured"}
+    assert {r["verdict"] for r in summary.verdicts} <= set(VERDICTS)
+    assert "not reproduced" not in {r["verdict"] for r in summary.verdicts}     # a smoke run refutes nothing
     index = report.build(tmp_path / "runs", tmp_path / "reports")
     assert f'href="{name}.html"' in index.read_text()
     assert "<img" in (tmp_path / "reports" / f"{name}.html").read_text()
@@ -222,21 +225,29 @@ def test_section_claims_on_hand_made_tables():
     eff = nbh.efficiency_by(df, "redundancy")
     assert eff.loc[1, "entropy"] == pytest.approx(2.0) and eff.loc[2, "badge"] == pytest.approx(2.0)
     assert eff.loc[2, "entropy"] == pytest.approx(250 / 300)
-    rows = {r["claim"].split(" (")[0]: r for r in nbh.redundancy_claims(df)}
-    assert rows["entropy's efficiency at the highest redundancy"]["ours"] == pytest.approx(250 / 300)
-    assert rows["entropy's efficiency falls as redundancy grows"]["ours"] is True      # 2.0 -> 0.83
-    # badge - entropy at 2x: 0.2, 0.3, 0.2 points of accuracy -> mean 0.7 / 3 > 0.
-    beats = rows["BADGE beats entropy at the highest redundancy"]
-    assert beats["ours"] is True and beats["note"] == "BADGE − entropy: +23.33 points"
-    assert rows["BADGE's efficiency at the highest redundancy"]["ours"] == pytest.approx(2.0)
-    # Baselines: coreset has the lowest AUBC of the AL strategies -> True.
-    base = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95], "badge": [0.7, 0.85, 0.95],
-                  "coreset": [0.55, 0.65, 0.75]})
-    claims = nbh.baseline_claims(base)
-    assert claims[0]["ours"] == pytest.approx(2.0) and claims[0]["note"] == "top: entropy, at 80.0% (random's final)"
-    assert claims[1]["ours"] is True and claims[2]["ours"] is True
+    claims = s04_redundancy.claims(df.assign(redundancy_mode="duplicate"))
+    assert by_id(claims, "04.entropy_efficiency_at_max_redundancy").ours == pytest.approx(250 / 300)
+    assert by_id(claims, "04.entropy_efficiency_falls").ours is True                  # 2.0 -> 0.83
+    # The table: the claims' text, shown values, the test, p / CI, the verdict and its reason.
     judged = nbh.paper_vs_ours(claims)
-    assert judged["verdict"].tolist() == ["differs", "agrees", "agrees"]    # 2.0 vs 4.5 +/- 0.3
+    assert list(judged.columns) == ["id", "claim", "paper", "ours", "test", "p / CI", "verdict", "reason", "source"]
+    assert judged["ours"].tolist() == ["0.833", "2", "yes", "yes"]
+    assert judged["verdict"].tolist() == ["not comparable", "not comparable", "inconclusive", "inconclusive"]
+    assert judged["p / CI"].tolist() == ["-"] * 4                                   # one seed: no test ran
+
+
+def test_paper_vs_ours_shows_p_and_ci_and_still_takes_old_rows():
+    df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]}, seeds=(0, 1))
+    judged = nbh.paper_vs_ours(s00_quickstart.claims(df)).set_index("id")
+    assert judged.loc["00.al_beats_random_at_last_round", "p / CI"] == "p = 0; CI [0.15, 0.15]"
+    assert judged.loc["00.random_accuracy_at_300_labels", "p / CI"] == "CI [0.673, 0.927]"
+    assert judged.loc["00.random_accuracy_at_300_labels", "paper"] == "0.925"
+    old = nbh.paper_vs_ours([{"claim": "a", "paper": True, "ours": True}, {"claim": "b", "paper": (1.8, 2.0),
+                             "ours": 1.2, "tol": 0.1}, {"claim": "c", "paper": 0.11, "ours": None}])
+    assert old["verdict"].tolist() == ["reproduced", "not reproduced", "inconclusive"]
+    assert old["paper"].tolist() == ["yes", "1.8–2", "0.11"] and old["reason"].tolist()[2] == "not measured: no value"
+    with pytest.raises(TypeError, match="not a mix; got dict"):
+        nbh.paper_vs_ours(s00_quickstart.claims(df)[:1] + [{"claim": "a", "paper": True, "ours": True}])
 
 
 @pytest.mark.slow
@@ -282,11 +293,11 @@ def test_top_efficiency_skips_random_and_nan():
     assert nbh._top_efficiency(apart) is None                        # NaN left out, not max'ed
     both = pd.concat([below.assign(augment=True), table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
                       .assign(augment=False)])
-    row = nbh.augmentation_claims(both)[1]
-    assert row["ours"] is False                                      # 2/3 with, 2.0 without
-    assert nbh.paper_vs_ours([row])["verdict"].tolist() == ["differs"]
+    row = by_id(s02_augmentation.claims(both), "02.efficiency_higher_with_augmentation")
+    assert row.ours is False                                         # 2/3 with, 2.0 without
+    assert row.verdict == "inconclusive" and row.reason == "1 seed: a paired test needs 2 or more"
     half = pd.concat([apart.assign(augment=True), both[both["augment"] == False]])  # noqa: E712
-    assert nbh.augmentation_claims(half)[1]["ours"] is None
+    assert by_id(s02_augmentation.claims(half), "02.efficiency_higher_with_augmentation").ours is None
 
 
 def test_scalability_claims_use_the_recorded_subset_rounds():
@@ -301,15 +312,15 @@ def test_scalability_claims_use_the_recorded_subset_rounds():
                          "test_acc": 0.5 + 0.1 * r - (0.05 if sub else 0.0), "train_s": 1.0 if sub else 4.0,
                          "select_s": 0.1, "eval_s": 0.1, "reset": reset, "dss": dss, "dss_full_every": 2,
                          "dss_round": sub})
-    claims = {r["claim"].split(" (")[0]: r["ours"] for r in nbh.scalability_claims(pd.DataFrame(rows))}
-    assert claims["GRAD-MATCH"] == pytest.approx(4.0)                    # round 1: 4 s full vs 1 s subset
-    assert claims["GRAD-MATCH accuracy loss at full-training rounds"] == pytest.approx(0.0)   # rounds 2, 3
+    claims = s08_scalability.claims(pd.DataFrame(rows))
+    assert by_id(claims, "08.gradmatch_speedup").ours == pytest.approx(4.0)    # round 1: 4 s full vs 1 s subset
+    assert by_id(claims, "08.gradmatch_no_loss").ours == pytest.approx(0.0)   # rounds 2, 3
 
 
 def test_quickstart_accuracy_at_300_labels_is_random_sampling():
     df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
-    rows = {r["claim"]: r["ours"] for r in nbh.quickstart_claims(df)}
-    assert rows["random sampling's accuracy with 300 labels"] == pytest.approx(0.8)   # not (0.8 + 0.95) / 2
+    claim = by_id(s00_quickstart.claims(df), "00.random_accuracy_at_300_labels")
+    assert claim.ours == pytest.approx(0.8)                                         # not (0.8 + 0.95) / 2
 
 
 def test_scalability_notebook_builds_full_training_runs_only_when_asked():
@@ -340,19 +351,19 @@ def test_claims_on_a_table_mixing_two_data_sets():
 
     df = pd.concat([setting("cifar10", 0.1, "augment"), setting("svhn", 0.2, "augment")], ignore_index=True)
     resets = pd.concat([setting("cifar10", 0.1, "reset"), setting("svhn", 0.2, "reset")], ignore_index=True)
-    with pytest.raises(ValueError, match="mixes dataset"):
-        nbh.augmentation_claims(df)                       # one strategy spans both data sets
-    rows = nbh.per_context(nbh.augmentation_claims, df)
-    gain = {r["claim"].split(":")[0]: r["ours"] for r in rows if "10 points" in r["claim"]}
-    assert gain == pytest.approx({"cifar10 / mnist_net": 0.1, "svhn / mnist_net": 0.2})
-    assert len(nbh.per_context(nbh.per_class_claims, resets[resets["reset"]])) == 4
-    reset = nbh.reset_claims(resets)                      # no crash: what cannot be computed is None
-    assert reset[1]["ours"] is None
-    per_setting = nbh.per_context(nbh.reset_claims, resets)
-    assert len(per_setting) == 6 and per_setting[1]["ours"] is True     # updating worse after round 0
-    sig = nbh.significance_claims({"02_augmentation": df, "07_reset_update": resets})
-    assert len(sig) == 6 and all(r["claim"].startswith(("cifar10", "svhn")) for r in sig if "from 0" in r["note"])
-    assert {r["verdict"] for r in nbh.paper_vs_ours(sig).to_dict("records")} <= {"agrees", "differs", "not measured"}
+    # Each section module splits a mixed table by setting itself; ids get "@<setting>".
+    gain = {c.id: c.ours for c in s02_augmentation.claims(df) if c.id.startswith("02.augmentation_gain")}
+    assert gain == pytest.approx({"02.augmentation_gain@cifar10": 0.1, "02.augmentation_gain@svhn": 0.2})
+    assert len(s05_per_class.claims(resets[resets["reset"]])) == 4
+    reset = s07_reset_update.claims(resets)
+    assert len(reset) == 6 and by_id(reset, "07.update_worse_early@cifar10").ours is True   # worse after round 0
+    assert by_id(reset, "07.adam_update_worse_throughout@svhn").reason.startswith("not measured")
+    # The old helper still splits any claims function by setting.
+    assert [c.id for c in nbh.per_context(s07_reset_update.setting_claims, resets)][:1] == \
+        ["07.no_difference_last_five_rounds@cifar10 / mnist_net"]
+    sig = s10_significance.claims({"02_augmentation": df, "07_reset_update": resets})
+    assert len(sig) == 6 and all(c.text.startswith(("cifar10", "svhn")) for c in sig if "(from 0" in c.reason)
+    assert {c.verdict for c in sig} <= set(VERDICTS)
 
 
 def test_significance_claims_use_the_given_alpha():
@@ -366,8 +377,8 @@ def test_significance_claims_use_the_given_alpha():
                              "model": "resnet18", "strategy": strategy, "seed": s, "round": r, "n_labeled": n,
                              "test_acc": acc + 0.05 * r, "train_s": 1.0, "select_s": 0.5, "augment": True})
     found = {"02_augmentation": pd.DataFrame(rows)}
-    assert nbh.significance_claims(found)[0]["ours"] == pytest.approx(1.0)
-    assert nbh.significance_claims(found, alpha=0.01)[0]["ours"] == pytest.approx(0.0)
+    assert s10_significance.claims(found)[0].ours == pytest.approx(1.0)
+    assert s10_significance.claims(found, alpha=0.01)[0].ours == pytest.approx(0.0)
 
 
 def test_resolve_data_root_puts_relative_roots_in_the_drive_folder(tmp_path):

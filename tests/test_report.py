@@ -17,13 +17,19 @@ SECTION = '''import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from dal_helpers import notebook as nbh
+from dal_helpers.claims import Claim
 fig, ax = plt.subplots(figsize=(3, 2))
 ax.plot([1, 2, 3], [0.5, 0.7, 0.8])
 nbh.headline(fig, caption="accuracy vs labels")
+kw = dict(section="01", source="Sec. 4.1", test="paired t-test over seeds")
 nbh.paper_vs_ours([
-    {"claim": "entropy beats random", "paper": True, "ours": True},
-    {"claim": "efficiency at the end", "paper": (1.8, 2.0), "ours": 1.2, "tol": 0.1},
-    {"claim": "penalty cell", "paper": 0.11, "ours": None},
+    Claim(id="01.a", text="entropy beats random", paper=True, ours=True, p_value=0.004, verdict="reproduced",
+          reason="paired t-test over 3 seeds, p = 0.004", **kw),
+    Claim(id="01.b", text="efficiency at the end", paper=(1.8, 2.0), ours=1.2, ci=(1.1, 1.3),
+          verdict="not reproduced", reason="95% CI [1.1, 1.3] excludes the paper's 1.8–2", **kw),
+    Claim(id="01.c", text="penalty cell", paper=0.11, verdict="inconclusive", reason="not measured: one seed", **kw),
+    Claim(id="01.d", text="efficiency at 20x", paper=0.5, ours=0.8, verdict="not comparable",
+          reason="highest redundancy 2x", **kw),
 ])
 '''
 
@@ -62,11 +68,13 @@ def test_summary_reads_title_status_headline_and_verdicts(runs):
     assert s.parameters["mode"] == "report" and s.seconds > 0
     assert base64.b64decode(s.headline_png)[:8] == b"\x89PNG\r\n\x1a\n"
     assert s.headline_caption == "accuracy vs labels"
-    # Verdicts as metrics.paper_vs_ours judges them: bool equal -> agrees; 1.2 outside
-    # [1.8 - 0.1, 2.0 + 0.1] -> differs; None -> not measured.
-    assert [(r["claim"], r["verdict"]) for r in s.verdicts] == [
-        ("entropy beats random", "agrees"), ("efficiency at the end", "differs"), ("penalty cell", "not measured")]
-    assert s.verdicts[1]["paper"] == "1.8–2.0" and s.verdicts[1]["ours"] == "1.2" and s.verdicts[2]["ours"] == "-"
+    # The rows as notebook.paper_vs_ours records them: values shown as text, the test's p / CI and reason.
+    assert [(r["id"], r["claim"], r["verdict"]) for r in s.verdicts] == [
+        ("01.a", "entropy beats random", "reproduced"), ("01.b", "efficiency at the end", "not reproduced"),
+        ("01.c", "penalty cell", "inconclusive"), ("01.d", "efficiency at 20x", "not comparable")]
+    assert s.verdicts[1]["paper"] == "1.8–2" and s.verdicts[1]["ours"] == "1.2" and s.verdicts[2]["ours"] == "-"
+    assert s.verdicts[0]["p / CI"] == "p = 0.004" and s.verdicts[1]["p / CI"] == "CI [1.1, 1.3]"
+    assert s.verdicts[2]["reason"] == "not measured: one seed" and s.verdicts[0]["test"] == "paired t-test over seeds"
 
 
 def test_summary_of_failed_and_unexecuted_notebooks(runs):
@@ -93,12 +101,14 @@ def test_build_writes_html_and_an_index_with_figure_and_verdicts(runs, tmp_path)
     assert 'href="section.html"' in page and 'href="cells/sec/seeds=0_abc.html"' in page
     s = report.summarize(runs / "sec" / "section.ipynb")
     assert f"data:image/png;base64,{s.headline_png}" in page
-    assert '<span class="pill agrees">agrees</span>' in page
-    assert '<span class="pill differs">differs</span>' in page
+    for verdict, cls in (("reproduced", "reproduced"), ("not reproduced", "not-reproduced"),
+                         ("inconclusive", "inconclusive"), ("not comparable", "not-comparable")):
+        assert f'<span class="pill {cls}">{verdict}</span>' in page
+    assert 'title="highest redundancy 2x"' in page                  # the reason on hover
     assert "ValueError: no results yet" in page
-    # Header counts: 2 notebooks, 1 grid cell, 1 failed, 3 claims of which 1 agrees.
-    for value, label in ((2, "notebooks"), (1, "grid cells"), (1, "failed"), (3, "claims checked"),
-                         (1, "agree with the paper")):
+    # Header counts: 2 notebooks, 1 grid cell, 1 failed; 3 of 4 claims measured (01.c is not), 1 reproduced.
+    for value, label in ((2, "notebooks"), (1, "grid cells"), (1, "failed"), ("3 of 4", "claims measured"),
+                         (1, "reproduced")):
         assert f"<b>{value}</b>{label}" in page
     html_page = (tmp_path / "reports" / "section.html").read_text()
     assert "<img" in html_page and "entropy beats random" in html_page
