@@ -166,8 +166,9 @@ def paired_verdict(a: Sequence[float], b: Sequence[float], expect_greater: bool 
     if len(a) < 2:
         return "inconclusive", math.nan, math.nan, f"{_seeds(len(a))}: a paired test needs 2 or more"
     diff = a - b
-    if np.all(diff == diff[0]):                      # no spread: the t statistic is undefined
-        t, p = (math.inf * np.sign(diff[0]) if diff[0] else 0.0), (0.0 if diff[0] else 1.0)
+    if np.ptp(diff) <= 1e-12 * max(1.0, float(np.abs(diff).max())):   # no spread (up to rounding): t undefined
+        d0 = float(diff.mean()) if abs(diff.mean()) > 1e-12 else 0.0    # rounding noise around 0 is 0
+        t, p = (math.inf * np.sign(d0) if d0 else 0.0), (0.0 if d0 else 1.0)
     else:
         t, p = (float(x) for x in stats.ttest_rel(a, b))
     significant = p < alpha
