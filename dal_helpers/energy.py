@@ -117,6 +117,7 @@ class _Nvml:
             self.nvml = self.handle = None
 
     def read_mj(self) -> int | None:
+        """The device's cumulative NVML energy counter in millijoules, or None when unavailable or unreadable."""
         if self.handle is None:
             return None
         try:
@@ -158,5 +159,6 @@ class Meter:
 
     @property
     def joules(self) -> float:
+        """Energy of the block in joules: gpu_j + cpu_j over those measured; NaN when neither was."""
         parts = [v for v in (self.gpu_j, self.cpu_j) if v is not None]
         return float(sum(parts)) if parts else math.nan

@@ -243,6 +243,7 @@ def execute_notebook(notebook: str, output: str, parameters: Mapping[str, Any], 
 
 
 def cell_done(cell_dir: str | os.PathLike) -> bool:
+    """True if `cell_dir` holds the done marker (DONE_MARKER) written by a successful execution."""
     return (Path(cell_dir) / DONE_MARKER).is_file()
 
 
@@ -428,6 +429,8 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point of `dal-grid` (argv None: sys.argv). Returns the exit status: 0 when every
+    cell succeeded (or --dry-run), 1 when a cell failed, 130 on Ctrl-C."""
     parser = argparse.ArgumentParser(
         prog="dal-grid", description="Run a notebook over a parameter grid with papermill (locally or on Dask), "
         "then execute it once in report mode and render HTML.")

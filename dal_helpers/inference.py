@@ -38,6 +38,7 @@ def autocast(device: torch.device, precision: str = "auto"):
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Moves `model` to `device` (channels_last memory format on CUDA) and returns it."""
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

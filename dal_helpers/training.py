@@ -73,9 +73,11 @@ class _Lines:
         self.stream = stream
 
     def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        """Sets the text shown after the counter on later lines; `refresh` is ignored (tqdm compatibility)."""
         self.post = s
 
     def update(self, k: int = 1) -> None:
+        """Advances the counter by k and prints a line each time it reaches a multiple of `every`."""
         self.n += k
         if self.n % self.every == 0:
             self._print()
@@ -84,6 +86,7 @@ class _Lines:
         print(f"{self.desc}: epoch {self.n}/{self.total} {self.post}", file=self.stream or sys.stdout, flush=True)
 
     def close(self) -> None:
+        """Prints a final line unless the last update already printed one (always when nothing was counted)."""
         if self.n % self.every != 0 or self.n == 0:
             self._print()
 

@@ -17,12 +17,16 @@ class MaxPool2d(nn.MaxPool2d):
     order, so flatten first when the numbers must match an NCHW network."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Max-pool of x (N, C, H, W) computed in channels_last layout; the output is channels_last."""
         return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel_size, self.stride,
                             self.padding, self.dilation, ceil_mode=self.ceil_mode,
                             return_indices=self.return_indices)
 
 
 class ALModel(nn.Module):
+    """Base of every AL model: `embed(x)` gives (N, embedding_dim) features, then dropout and `head`,
+    an nn.Linear(embedding_dim, n_classes). Raises ValueError unless 0 <= dropout < 1."""
+
     def __init__(self, embedding_dim: int, n_classes: int, dropout: float) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -33,9 +37,11 @@ class ALModel(nn.Module):
         self.head = nn.Linear(embedding_dim, n_classes)
 
     def embed(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Penultimate features (N, embedding_dim) of images x (N, C, H, W); subclasses implement it."""
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits (N, n_classes): head(dropout(embed(x)))."""
         return self.head(self.dropout(self.embed(x)))
 
     def forward_with_embedding(self, x: Tensor) -> tuple[Tensor, Tensor]:

@@ -12,6 +12,7 @@ from .resnet import BasicBlock
 
 
 def cbr(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> nn.Sequential:
+    """Conv2d (k x k, `stride`, same padding, no bias) -> BatchNorm2d -> ReLU."""
     return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, padding=k // 2, bias=False),
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
@@ -24,6 +25,7 @@ class Root(nn.Module):
         self.merge = cbr(c_in, c_out, k=1)
 
     def forward(self, parts: list[Tensor]) -> Tensor:
+        """Concatenates `parts` (each (N, C_i, H, W)) along channels and merges them to (N, c_out, H, W)."""
         return self.merge(torch.cat(parts, 1))
 
 
@@ -46,6 +48,7 @@ class Tree(nn.Module):
             self.root = Root((level + 1) * c_out, c_out)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Output (N, c_out, H / stride, W / stride) of the aggregation tree on x (N, c_in, H, W)."""
         left = self.left(x)
         if self.level == 1:
             return self.root([left, self.right(left)])
@@ -59,6 +62,9 @@ class Tree(nn.Module):
 
 
 class DLA(ALModel):
+    """Compact DLA for CIFAR-size images: conv stem (16-16-32 channels), four aggregation trees
+    (64, 128, 256, 512 channels), global average pooling -> 512-d embedding."""
+
     def __init__(self, n_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> None:
         super().__init__(embedding_dim=512, n_classes=n_classes, dropout=dropout)
         self.stem = nn.Sequential(cbr(in_channels, 16), cbr(16, 16), cbr(16, 32))
@@ -70,4 +76,5 @@ class DLA(ALModel):
         )
 
     def embed(self, x: Tensor) -> Tensor:
+        """Globally average-pooled features (N, 512) of images x (N, in_channels, H, W)."""
         return F.adaptive_avg_pool2d(self.trees(self.stem(x)), 1).flatten(1)

@@ -9,6 +9,9 @@ from .base import ALModel, MaxPool2d
 
 
 class MnistNet(ALModel):
+    """The paper's MNIST network (App. A.4): two 3x3 convs, 2x2 max-pool, dropout 0.25, a 128-unit
+    Linear + ReLU as the 128-d embedding; head dropout 0.5 by default."""
+
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size: int = 28,
                  dropout: float = 0.5) -> None:
         super().__init__(embedding_dim=128, n_classes=n_classes, dropout=dropout)
@@ -25,4 +28,5 @@ class MnistNet(ALModel):
         )
 
     def embed(self, x: Tensor) -> Tensor:
+        """Features (N, 128) of images x (N, in_channels, image_size, image_size)."""
         return self.features(x)

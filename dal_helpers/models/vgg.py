@@ -14,6 +14,9 @@ LAYOUTS = {
 
 
 class VGG(ALModel):
+    """VGG-11 or VGG-19 with BatchNorm (`depth`: a key of LAYOUTS): 3x3 conv-BN-ReLU stacks, five
+    ceil-mode 2x2 max-pools, global average pooling -> 512-d embedding."""
+
     def __init__(self, depth: str = "vgg19", n_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> None:
         super().__init__(embedding_dim=512, n_classes=n_classes, dropout=dropout)
         layers, c = [], in_channels
@@ -27,4 +30,5 @@ class VGG(ALModel):
         self.features = nn.Sequential(*layers)
 
     def embed(self, x: Tensor) -> Tensor:
+        """Globally average-pooled features (N, 512) of images x (N, in_channels, H, W)."""
         return self.features(x)

@@ -102,14 +102,18 @@ class SelectionContext:
 
     @property
     def info(self) -> DatasetInfo:
+        """The DatasetInfo of the run's data set (`splits.info`)."""
         return self.splits.info
 
     @property
     def batch_size(self) -> int:
+        """Inference batch size: cfg.eval_batch_size, 1024 when cfg has none."""
         return int(getattr(self.cfg, "eval_batch_size", 1024))
 
     @property
     def pool_idx(self) -> Tensor:
+        """(n_pool,) int64 global train indices of this context's unlabeled points, on `device`
+        (ascending; a restricted context takes its parent's at its positions)."""
         def make():
             if self._parent is not None:
                 return self._parent.pool_idx[self._positions]
@@ -118,6 +122,7 @@ class SelectionContext:
 
     @property
     def labeled_idx(self) -> Tensor:
+        """(n_labeled,) int64 global train indices of the labeled points, ascending, on `device`."""
         if self._parent is not None:
             return self._parent.labeled_idx
         return self._cached("labeled_idx",
@@ -125,10 +130,12 @@ class SelectionContext:
 
     @property
     def n_pool(self) -> int:
+        """Number of unlabeled points in this context's pool."""
         return int(self.pool_idx.numel())
 
     @property
     def n_labeled(self) -> int:
+        """Number of labeled points."""
         return int(self.labeled_idx.numel())
 
     def _take(self, x: Tensor, idx: Tensor) -> Tensor:
@@ -136,16 +143,19 @@ class SelectionContext:
 
     @property
     def x_pool(self) -> Tensor:
+        """uint8 images (n_pool, C, H, W) of the pool points, on `device`."""
         return self._cached("x_pool", lambda: self._take(self.splits.x_train, self.pool_idx))
 
     @property
     def x_labeled(self) -> Tensor:
+        """uint8 images (n_labeled, C, H, W) of the labeled points, on `device`."""
         if self._parent is not None:
             return self._parent.x_labeled
         return self._cached("x_labeled", lambda: self._take(self.splits.x_train, self.labeled_idx))
 
     @property
     def y_labeled(self) -> Tensor:
+        """(n_labeled,) int64 labels of the labeled points, on `device`."""
         if self._parent is not None:
             return self._parent.y_labeled
         return self._cached("y_labeled", lambda: self._take(self.splits.y_train, self.labeled_idx))

@@ -25,6 +25,7 @@ _CHUNK_ELEMS = 1 << 22  # pool rows x labeled rows per block of the initial dist
 
 
 def sq_norms(x: Tensor) -> Tensor:
+    """(N,) squared Euclidean norms of the rows of x (N, D)."""
     return (x * x).sum(1)
 
 

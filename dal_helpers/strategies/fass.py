@@ -67,6 +67,7 @@ class SimilarityRows:
         return self._compute(idx)
 
     def row_sums(self) -> Tensor:
+        """(V,) float32 row sums sum_j s(i, j) of the similarity matrix, computed in blocks."""
         v = self.x.shape[0]
         out = torch.empty(v, device=self.x.device)
         step = max(1, _ROW_ELEMS // max(v, 1))

@@ -153,11 +153,14 @@ class _StaleGains:
         self.evals = 0
 
     def gains(self, idx: Tensor | None, m: Tensor) -> Tensor:
+        """Current gains a_j^T M x_j, shape (len(idx),), for the rows idx (all n points when idx is None)."""
         if idx is None:
             return (self.a * (self.x @ m.T)).sum(1)
         return (self.a[idx] * (self.x[idx] @ m.T)).sum(1)
 
     def argmax(self, m: Tensor, taken: Tensor) -> int:
+        """Index of the untaken point (`taken`: (n,) bool) with the largest gain under m, exact; refreshes
+        only the points whose upper bound can still win."""
         n = self.a.shape[0]
         neg_inf = torch.tensor(float("-inf"), device=m.device)
         if self.stale is None or self.evals > n // 4:

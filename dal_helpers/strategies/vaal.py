@@ -28,6 +28,9 @@ VAAL_ADV = 1.0            # weight of the VAE's adversarial term
 
 
 class VAE(nn.Module):
+    """VAAL's convolutional VAE: two stride-2 convs to a Gaussian code of `latent` dimensions, two
+    transposed convs back to (channels, size, size); size must be a multiple of 4."""
+
     def __init__(self, channels: int, size: int, latent: int = VAAL_LATENT) -> None:
         super().__init__()
         if size % 4:
@@ -43,14 +46,17 @@ class VAE(nn.Module):
                                  nn.ConvTranspose2d(32, channels, 4, 2, 1))
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu, logvar), each (N, latent), of images x (N, channels, size, size); logvar clamped to [-10, 10]."""
         e = self.enc(x)
         return self.mu(e), self.logvar(e).clamp(-10, 10)
 
     def decode(self, z: Tensor) -> Tensor:
+        """Reconstruction (N, channels, size, size) of codes z (N, latent), without output activation."""
         return self.dec(self.dec_in(z).view(-1, 64, self.side, self.side))
 
 
 def discriminator(latent: int = VAAL_LATENT) -> nn.Module:
+    """MLP mapping codes (N, latent) to (N, 1) logits that a code comes from a labeled image."""
     return nn.Sequential(nn.Linear(latent, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
 
 
