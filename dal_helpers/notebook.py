@@ -104,6 +104,7 @@ def resolve_data_root(data_root: str | os.PathLike | None, base: str | os.PathLi
 
 
 def check_mode(mode: str) -> str:
+    """`mode` when it is one of MODES ("run", "report"); ValueError naming it otherwise."""
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is invalid; allowed: {', '.join(MODES)}")
     return mode
@@ -168,6 +169,7 @@ def _publish(data: dict[str, Any], meta: dict[str, Any]) -> None:
 
 
 def figure_png(fig, dpi: int = 110) -> bytes:
+    """A matplotlib figure as PNG bytes (tight bounding box)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()

@@ -218,6 +218,7 @@ def _measured(row: dict[str, Any]) -> bool:
 
 def write_index(sections: list[NotebookSummary], cells: list[NotebookSummary], runs_dir: Path,
                 out_dir: Path, title: str = "Deep active learning: evaluation report") -> Path:
+    """Write out_dir/index.html: counts, one card per section notebook, a table of grid cells."""
     rows = [r for s in sections for r in s.verdicts]
     n_measured = sum(_measured(r) for r in rows)
     n_reproduced = sum(r.get("verdict") in ("reproduced", "agrees") for r in rows)
@@ -293,6 +294,8 @@ def build_all(runs_dir: str | os.PathLike, out_dir: str | os.PathLike = "reports
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The dal-report command: 0 when every notebook was rendered, 1 when some were unreadable, 2 for
+    a folder without notebooks."""
     parser = argparse.ArgumentParser(
         prog="dal-report", description="Render every executed notebook under RUNS_DIR to HTML plus an index.html "
         "with each section's headline figure and verdicts.")

@@ -137,3 +137,21 @@ def test_import_makes_idle_openmp_threads_sleep_unless_the_user_chose(given, exp
     out = subprocess.run([sys.executable, "-c", "import os, dal_helpers; print(os.environ['OMP_WAIT_POLICY'])"],
                          env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_every_public_class_function_and_method_has_a_docstring():
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "dal_helpers"
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            members = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
+                if isinstance(node, ast.ClassDef) else []
+            for n in [node, *members]:
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not n.name.startswith("_") \
+                        and not ast.get_docstring(n):
+                    missing.append(f"{path.relative_to(root.parent)}:{n.lineno} {n.name}")
+    assert missing == []

@@ -64,10 +64,12 @@ class ClaimSpec:
 
     @property
     def section(self) -> str:
+        """The section number of the id ("04" for "04.badge_beats_entropy_at_max_redundancy")."""
         return self.id.split(".", 1)[0]
 
     def claim(self, ours: Any, verdict: str, reason: str, statistic: float = math.nan,
               p_value: float = math.nan, ci: tuple[float, float] | None = None) -> Claim:
+        """The Claim of this spec with what was measured and the verdict a test gave."""
         return Claim(id=self.id, section=self.section, text=self.text, paper=self.paper, source=self.source,
                      test=self.test, ours=ours, statistic=statistic, p_value=p_value, ci=ci, verdict=verdict,
                      reason=reason)
@@ -81,6 +83,7 @@ class ClaimSpec:
         return self.claim(None, "inconclusive", f"not measured: {what}")
 
     def not_comparable(self, ours: Any, why: str) -> Claim:
+        """Our setting differs from the paper's in a way that decides the claim: `why` says how."""
         return self.claim(ours, "not comparable", why)
 
 

@@ -75,6 +75,7 @@ def gap(df, better, worse, by: str = "strategy") -> dict[Any, float]:
 
 
 def n_seeds(df) -> int:
+    """Distinct seeds in a results table (0 for an empty one)."""
     return int(df["seed"].nunique()) if len(df) and "seed" in df.columns else 0
 
 

@@ -32,6 +32,7 @@ CORESET = ClaimSpec("01.coreset_weakest", "CoreSet has the lowest AUBC of the AL
 
 
 def top_efficiency_spec(dataset: str, model: str) -> ClaimSpec:
+    """The spec of "top strategy's efficiency at the end" with the paper's value for (dataset, model)."""
     return ClaimSpec("01.top_efficiency", "top strategy's labeling efficiency at the end",
                      PAPER_EFFICIENCY.get((dataset, model)), SOURCE, TEST_EFF)
 
