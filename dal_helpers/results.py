@@ -105,7 +105,8 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
     (the append a killed run left); a line elsewhere that is not valid UTF-8 JSON, not a JSON object,
     or whose checksum does not match raises ValueError naming the file and line number."""
     path = Path(path)
-    raw = path.read_bytes().split(b"\n")
+    content = path.read_bytes()
+    raw = content.split(b"\n")
     while raw and not raw[-1].strip():
         raw.pop()
     rows = []
@@ -117,7 +118,7 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
         try:
             row = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            if i == len(raw) - 1 and not path.read_bytes().endswith(b"\n"):
+            if i == len(raw) - 1 and not content.endswith(b"\n"):
                 break  # the append in progress when the run was killed
             raise ValueError(f"{where} is not a JSON row ({type(err).__name__}: {err}); the file is "
                              "damaged: rerun the run (its checkpoint rewrites the file) or remove the line") from err

@@ -146,7 +146,7 @@ def train_fixmatch(model: nn.Module, x: Tensor, y: Tensor, x_pool: Tensor, cfg, 
     the unlabeled pool images x_pool (M, C, H, W) (the AL pool minus the labeled points; the caller
     never passes test images). Same contract as `training.train` (returns its TrainStats; `stop` is
     "ssl_steps"; `history` holds the per-pass fraction of unlabeled images above the threshold)."""
-    from .training import TrainStats, make_optimizer, progress_bar, _seed_from
+    from .training import TrainStats, _seed_from, finish, make_optimizer, progress_bar, rng_fork_devices
 
     device = torch.device(device) if device is not None else x.device
     t0 = time.perf_counter()
@@ -161,10 +161,8 @@ def train_fixmatch(model: nn.Module, x: Tensor, y: Tensor, x_pool: Tensor, cfg, 
     std = torch.tensor(info.std, device=device, dtype=torch.float32).view(1, -1, 1, 1)
     norm = lambda t: (t.float() / 255.0 - mean) / std  # noqa: E731
     b, mu = cfg.batch_size, cfg.ssl_mu
-    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
     bar = progress_bar(passes, desc, progress)
-    with torch.random.fork_rng(devices=fork_devices):
+    with torch.random.fork_rng(devices=rng_fork_devices(device)):
         torch.manual_seed(_seed_from(gen))
         model.train()
         for p in range(passes):
@@ -218,9 +216,4 @@ def train_fixmatch(model: nn.Module, x: Tensor, y: Tensor, x_pool: Tensor, cfg, 
                                     f"pseudo-labels kept {100 * stats.history[-1]:.0f}%", refresh=False)
                 bar.update(1)
     stats.stop = "ssl_steps"
-    if bar is not None:
-        bar.close()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    stats.seconds = time.perf_counter() - t0
-    return stats
+    return finish(stats, bar, device, t0)

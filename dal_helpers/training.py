@@ -343,8 +343,7 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
 
     # Dropout and shake-shake draw from torch's global generator; seed it from `gen` inside a fork so
     # the round is reproducible and the caller's global RNG state is left as it was.
-    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
+    fork_devices = rng_fork_devices(device)
     bar = progress_bar(n_epochs, desc, progress)
     swa_model = swa_sched = None
     sub_idx = sub_w = None
@@ -426,12 +425,26 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
         if swa_model is not None:
             model.load_state_dict(swa_model.module.state_dict())
             _update_bn(model, x, info, device, cfg.eval_batch_size)
+    return finish(stats, bar, device, t0)
+
+
+def finish(stats: TrainStats, bar, device: torch.device, t0: float) -> TrainStats:
+    """End of a training call: close the progress bar, wait for the device, record the seconds since
+    t0 (time.perf_counter) in stats.seconds. Returns stats."""
     if bar is not None:
         bar.close()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     stats.seconds = time.perf_counter() - t0
     return stats
+
+
+def rng_fork_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose generators torch.random.fork_rng must save and restore for a call on
+    `device` (none on CPU)."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, info: DatasetInfo, device: torch.device | str,
