@@ -75,6 +75,11 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+def _holder_line() -> str:
+    """What a lock file holds: "pid host" of this process."""
+    return f"{os.getpid()} {socket.gethostname()}\n"
+
+
 def _holder(lock: Path) -> str:
     try:
         text = lock.read_text(encoding="utf-8", errors="replace").split()
@@ -133,7 +138,7 @@ def run_lock(path: str | os.PathLike, what: str = "run"):
     try:
         f.seek(0)
         f.truncate()
-        f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        f.write(_holder_line())
         f.flush()
         yield lock
     finally:
@@ -156,7 +161,7 @@ def _pid_file_lock(lock: Path, what: str):
             raise RunLockedError(f"{what} is being written by {_holder(lock)} (lock {str(lock)!r}); wait "
                                  "for it to finish, or delete the lock if that process no longer runs")
         with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+            f.write(_holder_line())
         try:
             yield lock
         finally:
