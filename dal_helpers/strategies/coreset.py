@@ -37,10 +37,13 @@ def min_sq_dists(x: Tensor, y: Tensor, chunk_elems: int = _CHUNK_ELEMS) -> Tenso
     out = torch.empty(x.shape[0], device=x.device, dtype=torch.float32)
     yn = sq_norms(y)
     rows = max(1, chunk_elems // max(1, y.shape[0]))
+    yt = y.T
     for s in range(0, x.shape[0], rows):
         xb = x[s:s + rows]
-        d = sq_norms(xb)[:, None] + yn[None, :] - 2.0 * (xb @ y.T)
-        out[s:s + rows] = d.min(1).values.clamp_min(0.0)
+        # ||x||^2 is constant along a row, so it is added after the min: one fused GEMM (||y||^2 - 2 x.y)
+        # per block and a single pass over it, instead of three N x M temporaries
+        d = torch.addmm(yn[None, :], xb, yt, alpha=-2.0)
+        out[s:s + rows] = (d.min(1).values + sq_norms(xb)).clamp_min(0.0)
     return out
 
 
