@@ -349,6 +349,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu_redundancy_mnist": dict(dataset="mnist", model="mnist_net", n_unique=5000, redundancy=1,
                                  redundancy_mode="duplicate", n_init=100, budget=100, n_rounds=4,
                                  max_epochs=50, lr=0.01, batch_size=20),
+    # 12 semi-supervised training (no table in the paper; FixMatch, Sohn et al. 2020) on real MNIST: 500 pool
+    # points per class, seed set 20, +20 per round to 80 labels, the MNIST net and optimiser of the paper's
+    # MNIST setting, 100 passes over the labeled set per round (with FixMatch: 100 x ceil(n_labeled / 20)
+    # steps of 20 labeled + 140 unlabeled images). The two presets differ only in `ssl`.
+    "cpu_supervised_mnist": dict(dataset="mnist", model="mnist_net", per_class=500, n_init=20, budget=20,
+                                 n_rounds=3, max_epochs=100, lr=0.01, batch_size=20),
+    "cpu_fixmatch_mnist": dict(dataset="mnist", model="mnist_net", per_class=500, n_init=20, budget=20,
+                               n_rounds=3, max_epochs=100, lr=0.01, batch_size=20, ssl="fixmatch"),
 }
 
 
