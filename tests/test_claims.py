@@ -289,3 +289,49 @@ def test_s10_finds_the_sections_claims_by_id(monkeypatch):
     monkeypatch.setattr(s02_augmentation, "setting_claims", lambda part, alpha: original(part, alpha)[::-1])
     again = by_id(s10_significance.claims(found), "10.claim1_entropy_vs_badge_augmented")
     assert again.ours == pytest.approx(1 / 3) and again.verdict == by_id(got, again.id).verdict
+
+
+# --------------------------------------------------------------------------------------------------
+# Section 12: semi-supervised training (hand-made tables: the same seeds with and without FixMatch)
+# --------------------------------------------------------------------------------------------------
+
+from dal_helpers.claims import s12_semi_supervised  # noqa: E402
+
+
+def ssl_table(supervised: dict, fixmatch: dict, seeds=(0, 1, 2)) -> pd.DataFrame:
+    sup = table(supervised, seeds=seeds, dataset="mnist").assign(ssl=None)
+    fix = table(fixmatch, seeds=seeds, dataset="mnist").assign(ssl="fixmatch")
+    return pd.concat([sup, fix], ignore_index=True)
+
+
+def test_s12_fixmatch_raises_accuracy_and_shrinks_the_al_gain_by_hand():
+    # Supervised: random ends at 0.70 (300 labels). entropy reaches 0.70 at 100 + 100 * 0.10 / 0.15 =
+    # 166.7 labels -> efficiency 300 / 166.7 = 1.8; badge at 100 + 100 * 0.10 / 0.12 = 183.3 -> 1.636.
+    # FixMatch: random ends at 0.85; entropy reaches it at 200 + 100 * 0.02 / 0.05 = 240 -> 1.25, badge
+    # at 200 + 100 * 0.03 / 0.05 = 260 -> 1.154. Every seed shifts all curves alike, so each of the six
+    # (strategy, seed) pairs has supervised > FixMatch: exact two-sided signed-rank p = 2 / 2^6 = 0.03125.
+    df = ssl_table({"random": [0.5, 0.6, 0.7], "entropy": [0.6, 0.75, 0.85], "badge": [0.6, 0.72, 0.8]},
+                   {"random": [0.7, 0.8, 0.85], "entropy": [0.72, 0.83, 0.88], "badge": [0.71, 0.82, 0.87]})
+    out = s12_semi_supervised.claims(df)
+    raises = by_id(out, "12.fixmatch_raises_accuracy")
+    assert raises.verdict == "reproduced" and raises.ours == 1.0
+    # mean FixMatch gain at 300 labels over the three strategies: (15 + 3 + 7) / 3 = 8.3 points
+    assert "300: +8.3" in raises.reason
+    eff = by_id(out, "12.al_efficiency_smaller_with_fixmatch")
+    assert eff.ours == pytest.approx(((1.8 + 300 / 183.333333) / 2, (1.25 + 300 / 260) / 2), rel=1e-4)
+    assert eff.verdict == "reproduced" and eff.p_value == pytest.approx(0.03125)
+    gain = by_id(out, "12.al_gain_smaller_with_fixmatch")
+    # entropy's gain: supervised (0.10 + 0.15 + 0.15) / 3, FixMatch (0.02 + 0.03 + 0.03) / 3; badge alike
+    assert gain.ours[0] == pytest.approx((0.4 / 3 + 0.32 / 3) / 2) and gain.verdict == "reproduced"
+
+
+def test_s12_fixmatch_behind_at_one_size_is_not_reproduced_and_missing_parts_say_what():
+    # FixMatch ahead at 200 and 300 labels by 0.10, behind at 100 by 0.02: the signed-rank test is
+    # significant (12 of 18 pairs positive and larger), yet "at every size" fails.
+    df = ssl_table({"random": [0.5, 0.6, 0.7], "entropy": [0.6, 0.7, 0.8]},
+                   {"random": [0.48, 0.7, 0.8], "entropy": [0.58, 0.8, 0.9]})
+    raises = by_id(s12_semi_supervised.claims(df), "12.fixmatch_raises_accuracy")
+    assert raises.verdict == "not reproduced" and "behind on average at [100] labels" in raises.reason
+    only_sup = table({"random": [0.5, 0.6, 0.7], "entropy": [0.6, 0.7, 0.8]}, dataset="mnist")
+    assert {c.reason for c in s12_semi_supervised.claims(only_sup)} == {
+        "not measured: needs runs with and without FixMatch"}
