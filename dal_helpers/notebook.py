@@ -352,6 +352,18 @@ def penalty_or_none(df, by: str | Sequence[str] = "strategy", rounds=None, alpha
         return None
 
 
+def rank_tests_or_none(df, by: str | Sequence[str] = "strategy"):
+    """metrics.rank_tests over (data set, seed, labeled-set size) blocks after the shared seed set, or
+    None when the table has fewer than 2 strategies or 2 complete blocks (metrics.NotEnoughData)."""
+    from . import metrics
+
+    rows = df[df["round"] > 0] if "round" in df.columns and (df["round"] > 0).any() else df
+    try:
+        return metrics.rank_tests(rows, by=by)
+    except metrics.NotEnoughData:
+        return None
+
+
 def cell(matrix, better: str, worse: str) -> float | None:
     """matrix[better, worse] of a penalty matrix, None when the matrix or a label is missing."""
     if matrix is None or better not in matrix.index or worse not in matrix.columns:

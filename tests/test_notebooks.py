@@ -386,3 +386,13 @@ def test_resolve_data_root_puts_relative_roots_in_the_drive_folder(tmp_path):
     assert nbh.resolve_data_root("data", base=tmp_path) == str(tmp_path / "data")
     assert nbh.resolve_data_root("/abs/data", base=tmp_path) == "/abs/data"
     assert nbh.resolve_data_root("data") == "data"  # outside Colab: as given (torchvision's own lookup)
+
+
+def test_rank_tests_or_none_ranks_after_the_seed_set_and_says_none_when_it_cannot():
+    # Rounds 1 and 2 (200 and 300 labels) of 2 seeds = 4 blocks; in each, entropy > random > margin, so the
+    # average ranks are exactly 1, 2, 3. Round 0 (margin best there) is left out: the seed set is shared.
+    df = table({"random": [0.6, 0.7, 0.8], "entropy": [0.6, 0.9, 0.95], "margin": [0.7, 0.6, 0.7]}, seeds=(0, 1))
+    rt = nbh.rank_tests_or_none(df)
+    assert rt.n_blocks == 4
+    assert rt.avg_ranks.to_dict() == {"entropy": 1.0, "random": 2.0, "margin": 3.0}
+    assert nbh.rank_tests_or_none(table({"random": [0.6, 0.7, 0.8]}, seeds=(0, 1))) is None
