@@ -107,7 +107,7 @@ def _prepare(df: pd.DataFrame, by, group, x: str, needed: Sequence[str]) -> tupl
     by_cols, group_cols = _as_list(by), _as_list(group)
     require_columns(df, [*by_cols, *group_cols, x, "seed", *needed])
     if len(df) == 0:
-        raise ValueError("the results table is empty")
+        raise NotEnoughData("the results table is empty")
     lab = label_column(by_cols)
     if lab in group_cols:
         raise ValueError(f"column {lab!r} is both compared (by) and grouped (group); choose one")

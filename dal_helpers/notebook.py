@@ -467,38 +467,6 @@ def per_context(claims, df, keys: Sequence[str] = ("dataset", "model"), **kwargs
     return out
 
 
-def _aubc(df, by="strategy") -> dict[str, float]:
-    from . import metrics
-
-    try:
-        table = metrics.aubc(df, by=by, ci=None)
-    except ValueError:
-        return {}
-    return {str(k): float(v) for k, v in zip(table[metrics.label_column(by)], table["aubc"])}
-
-
-def _nan_to_none(v: float | None) -> float | None:
-    return None if v is None or v != v else float(v)
-
-
-def _subset(df, **equal):
-    for k, v in equal.items():
-        if k not in df.columns:
-            return df.iloc[0:0]
-        df = df[df[k] == v]
-    return df
-
-
-def _top_efficiency(df, baseline: str = "random") -> float | None:
-    """The highest end efficiency of the AL strategies (see end_efficiency; below 1 when every strategy
-    ends below the baseline). The baseline and NaNs are left out (built-in max is order-dependent with a
-    NaN); None when no AL strategy shares an accuracy with the baseline."""
-    if not len(df) or baseline not in set(df["strategy"]):
-        return None
-    eff = end_efficiency(df, baseline=baseline)
-    return max((v for k, v in eff.items() if k != baseline and v == v), default=None)
-
-
 def _optimizer_variant(row) -> str:
     parts = ["Adam" if row["optimizer"] == "adam" else ""]
     parts.append("SWA" if bool(row["swa"]) else "")
@@ -556,17 +524,6 @@ def efficiency_figure(eff, xlabel: str, logx: bool = False, caption: str = "", i
         ax.set_title(caption)
         display(fig)
         plt.close(fig)
-
-
-def _relative_or_none(df):
-    """Updating's accuracy relative to resetting (metrics.relative_accuracy by="reset"), None when the
-    table cannot give it (e.g. one label spans two data sets)."""
-    from . import metrics
-
-    try:
-        return metrics.relative_accuracy(df, baseline=True, by="reset")
-    except ValueError:
-        return None
 
 
 def load_sources(sources: Mapping[str, str], base: str | os.PathLike | None = None) -> dict[str, Any]:

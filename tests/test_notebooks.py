@@ -16,7 +16,7 @@ import yaml
 from dal_helpers import config
 from dal_helpers import notebook as nbh
 from dal_helpers.claims import VERDICTS, by_id, s00_quickstart, s02_augmentation, s07_reset_update, s08_scalability
-from dal_helpers.claims import s04_redundancy, s05_per_class, s10_significance
+from dal_helpers.claims import measures, s04_redundancy, s05_per_class, s10_significance
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -286,11 +286,11 @@ def test_top_efficiency_skips_random_and_nan():
     # entropy reaches random's final 0.80 at 150 labels (2x); margin ends below random: 2/3 (see
     # test_end_efficiency_and_final_accuracy_by_hand).
     df = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7], "entropy": [0.7, 0.9, 0.95]})
-    assert nbh._top_efficiency(df) == pytest.approx(2.0)
+    assert measures.top_efficiency(df) == pytest.approx(2.0)
     below = table({"random": [0.6, 0.7, 0.8], "margin": [0.5, 0.6, 0.7]})
-    assert nbh._top_efficiency(below) == pytest.approx(2 / 3)      # not random's own 1.0
+    assert measures.top_efficiency(below) == pytest.approx(2 / 3)      # not random's own 1.0
     apart = table({"random": [0.6, 0.7, 0.8], "margin": [0.45, 0.5, 0.55]})
-    assert nbh._top_efficiency(apart) is None                        # NaN left out, not max'ed
+    assert measures.top_efficiency(apart) is None                        # NaN left out, not max'ed
     both = pd.concat([below.assign(augment=True), table({"random": [0.6, 0.7, 0.8], "entropy": [0.7, 0.9, 0.95]})
                       .assign(augment=False)])
     row = by_id(s02_augmentation.claims(both), "02.efficiency_higher_with_augmentation")

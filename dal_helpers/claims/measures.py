@@ -96,3 +96,52 @@ def efficiency_check(df, strategy, paper, tol: float, baseline: str = "random", 
     rule = interval_check(ci, paper, tol, what=f"95% bootstrap CI over {n} seeds",
                           no_ci=f"{n} seed{'' if n == 1 else 's'}: a bootstrap CI needs 2 or more")
     return float(row["efficiency"]), {**rule, "reason": f"{strategy}: {rule['reason']}"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Whole-table quantities the section modules share (not per seed)
+# --------------------------------------------------------------------------------------------------
+
+def aubc_by_label(df, by: str = "strategy") -> dict[str, float]:
+    """{label: AUBC over the labeled-set range every run covers} (metrics.aubc); {} when the table
+    cannot give one (metrics.NotEnoughData, e.g. runs that share no range)."""
+    try:
+        table = metrics.aubc(df, by=by, ci=None)
+    except metrics.NotEnoughData:
+        return {}
+    return {str(k): float(v) for k, v in zip(table[metrics.label_column(by)], table["aubc"])}
+
+
+def nan_to_none(v: float | None) -> float | None:
+    """None for None or NaN, else the value as a float (a claim's "not measured")."""
+    return None if v is None or v != v else float(v)
+
+
+def subset(df, **equal):
+    """Rows of df whose columns equal the given values; no rows when a column is missing."""
+    for k, v in equal.items():
+        if k not in df.columns:
+            return df.iloc[0:0]
+        df = df[df[k] == v]
+    return df
+
+
+def top_efficiency(df, baseline: str = "random") -> float | None:
+    """The highest end efficiency of the AL strategies (notebook.end_efficiency; below 1 when every
+    strategy ends below the baseline). The baseline and NaNs are left out (built-in max is
+    order-dependent with a NaN); None when no AL strategy shares an accuracy with the baseline."""
+    from .. import notebook as nbh
+
+    if not len(df) or baseline not in set(df["strategy"]):
+        return None
+    eff = nbh.end_efficiency(df, baseline=baseline)
+    return max((v for k, v in eff.items() if k != baseline and v == v), default=None)
+
+
+def relative_reset(df):
+    """Updating's accuracy relative to resetting (metrics.relative_accuracy by="reset"), None when the
+    table cannot give it (metrics.NotEnoughData, e.g. one label spans two data sets)."""
+    try:
+        return metrics.relative_accuracy(df, baseline=True, by="reset")
+    except metrics.NotEnoughData:
+        return None

@@ -42,7 +42,7 @@ def _coreset_weakest(df, alpha: float) -> Claim:
     names = set(active["strategy"])
     if "coreset" not in names or len(names) < 2:
         return CORESET.missing("needs CoreSet and another AL strategy")
-    area = nbh._aubc(active)
+    area = measures.aubc_by_label(active)
     ours = min(area, key=area.get) == "coreset" if area else None
     try:
         ranks = metrics.rank_tests(active, blocks=("seed", "n_labeled"))
@@ -81,7 +81,7 @@ def setting_claims(df, alpha: float = 0.05, baseline: str = "random") -> list[Cl
         else:
             ours, rule = measures.efficiency_check(df, best, spec.paper, EFFICIENCY_TOL, baseline=baseline)
             out.append(spec.judged(ours, {**rule, "reason": f"at {at}; {rule['reason']}"}))
-    area = nbh._aubc(df) if len(df) else {}
+    area = measures.aubc_by_label(df) if len(df) else {}
     unc = {k: area[k] for k in UNCERTAINTY if k in area}
     if unc and "badge" in area:
         best_unc = max(unc, key=unc.get)

@@ -30,7 +30,7 @@ ROUNDS = ClaimSpec("02.entropy_beats_badge_rounds", "with augmentation entropy b
 
 def setting_claims(df, alpha: float = 0.05) -> list[Claim]:
     """The four claims on one (data set, model) holding runs with and without augmentation."""
-    on, off = nbh._subset(df, augment=True), nbh._subset(df, augment=False)
+    on, off = measures.subset(df, augment=True), measures.subset(df, augment=False)
     out = []
     if len(on) and len(off):
         a_on, a_off = nbh.final_accuracy(on), nbh.final_accuracy(off)
@@ -46,14 +46,14 @@ def setting_claims(df, alpha: float = 0.05) -> list[Claim]:
                    else GAIN.missing("no strategy run both with and without augmentation"))
     else:
         out.append(GAIN.missing("needs runs with and without augmentation"))
-    eff_on, eff_off = nbh._top_efficiency(on), nbh._top_efficiency(off)
+    eff_on, eff_off = measures.top_efficiency(on), measures.top_efficiency(off)
     if eff_on is not None and eff_off is not None:
         rule = paired(measures.top_end_efficiency(on), measures.top_end_efficiency(off), alpha)
         out.append(EFFICIENCY.judged(eff_on > eff_off, rule))
     else:
         out.append(EFFICIENCY.missing("needs random and an AL strategy sharing an accuracy, with and without "
                                       "augmentation"))
-    area = nbh._aubc(off) if len(off) else {}
+    area = measures.aubc_by_label(off) if len(off) else {}
     if {"badge", "entropy"} <= set(area):
         out.append(BADGE_NOAUG.judged(area["badge"] > area["entropy"],
                                       paired(measures.aubc(off, "badge"), measures.aubc(off, "entropy"), alpha)))

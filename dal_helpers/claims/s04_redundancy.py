@@ -51,8 +51,8 @@ def setting_claims(df, alpha: float = 0.05) -> list[Claim]:
     hi, lo = df[df["redundancy"] == top], df[df["redundancy"] == low]
     out = [_at_top(ENTROPY_HI, hi, "entropy", top), _at_top(BADGE_HI, hi, "badge", top)]
     eff = nbh.efficiency_by(df, "redundancy")
-    e_hi = nbh._nan_to_none(eff.loc[top, "entropy"]) if top in eff.index and "entropy" in eff.columns else None
-    e_lo = nbh._nan_to_none(eff.loc[low, "entropy"]) if low in eff.index and "entropy" in eff.columns else None
+    e_hi = measures.nan_to_none(eff.loc[top, "entropy"]) if top in eff.index and "entropy" in eff.columns else None
+    e_lo = measures.nan_to_none(eff.loc[low, "entropy"]) if low in eff.index and "entropy" in eff.columns else None
     if top == low:
         out.append(FALLS.missing(f"one redundancy factor ({top}×)"))
     elif e_hi is None or e_lo is None:

@@ -39,7 +39,7 @@ def _early(sgd, alpha: float) -> Claim:
     for s, part in sgd.groupby("strategy"):
         if part["reset"].nunique() < 2:
             continue
-        rel = nbh._relative_or_none(part)
+        rel = measures.relative_reset(part)
         rel = rel[rel["reset"] == False].sort_values("n_labeled") if rel is not None else []  # noqa: E712
         if len(rel) > 1:
             flags.append(float(rel["rel_acc"].iloc[1]) < 0)
@@ -71,7 +71,7 @@ def setting_claims(df, alpha: float = 0.05) -> list[Claim]:
                                              alpha=alpha))]
     out.append(_early(sgd, alpha))
     adam = df[(df["optimizer"] == "adam") & (df["augment"] == False)]  # noqa: E712
-    rel = nbh._relative_or_none(adam) if adam["reset"].nunique() > 1 else None
+    rel = measures.relative_reset(adam) if adam["reset"].nunique() > 1 else None
     rel = rel[rel["reset"] == False] if rel is not None else []  # noqa: E712
     if len(rel):
         reset, update = _matched(adam)

@@ -4,7 +4,6 @@ DeepFool select far slower than entropy (Table 12: 34-102×)."""
 from __future__ import annotations
 
 from .. import metrics
-from .. import notebook as nbh
 from . import measures
 from .base import Claim, ClaimSpec, ci_check, paired, per_setting
 
@@ -39,7 +38,7 @@ def setting_claims(df, alpha: float = 0.05) -> list[Claim]:
     """The two claims on one (data set, model)."""
     if not len(df):
         return [DEEPFOOL.missing("no results"), SLOWNESS.missing("no results")]
-    area = nbh._aubc(df)
+    area = measures.aubc_by_label(df)
     four = {k: area[k] for k in FOUR if k in area}
     out = []
     if len(four) > 1 and "adversarial_deepfool" in four:
