@@ -345,87 +345,123 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
     # the round is reproducible and the caller's global RNG state is left as it was.
     fork_devices = rng_fork_devices(device)
     bar = progress_bar(n_epochs, desc, progress)
-    swa_model = swa_sched = None
-    sub_idx = sub_w = None
+    swa = _Swa()
+    sub = (None, None)  # GRAD-MATCH subset (positions, weights) of the current interval
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(_seed_from(gen))
         for epoch in range(n_epochs):
             if use_dss and epoch % cfg.dss_interval == 0:
-                sub_idx, sub_w = gradmatch_subset(model, x, y, cfg.dss_fraction, info, device, gen,
-                                                  cfg.eval_batch_size)
+                sub = gradmatch_subset(model, x, y, cfg.dss_fraction, info, device, gen, cfg.eval_batch_size)
                 stats.n_subsets += 1
-            if use_dss:
-                # Shuffle subset positions, so that the weights travel with their points.
-                pos = torch.randperm(len(sub_idx), generator=gen).to(device)
-                perm, wperm = sub_idx[pos], sub_w[pos]
-            else:
-                perm = torch.randperm(len(y), generator=gen).to(device)
-            xa = x[perm]
-            ya = y[perm]
-            if cfg.augment:
-                xa = _augment_all(xa, gen, info.hflip)
+            xa, ya, wa = _epoch_order(x, y, sub if use_dss else None, cfg.augment, info.hflip, gen, device)
+            correct, loss_sum = _epoch_steps(net, opt, xa, ya, wa, cfg, mean, std, device)
             m = len(ya)
-            correct = torch.zeros((), dtype=torch.long, device=device)
-            loss_sum = torch.zeros((), dtype=torch.float32, device=device)
-            model.train()
-            for s, t in batch_bounds(m, cfg.batch_size):
-                xb = (xa[s:t].float() / 255.0 - mean) / std   # data.normalize, constants made once
-                if device.type == "cuda":
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                yb = ya[s:t]
-                with autocast(device, cfg.precision):
-                    out = net(xb)
-                    if use_dss:
-                        wb = wperm[s:t]
-                        loss = (F.cross_entropy(out, yb, reduction="none") * wb).sum() / wb.sum().clamp_min(1e-12)
-                    else:
-                        loss = F.cross_entropy(out, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                correct += (out.argmax(1) == yb).sum()
-                loss_sum += loss.detach().float() * (t - s)
-            lr_now = opt.param_groups[0]["lr"]
             loss_mean = float(loss_sum) / m
             stats.n_seen += m
             if not math.isfinite(loss_mean):
                 if bar is not None:
                     bar.close()
                 raise FloatingPointError(
-                    f"training loss is {loss_mean} in epoch {epoch + 1} at learning rate {lr_now:g} "
-                    f"(optimizer={cfg.optimizer}, batch_size={cfg.batch_size}); lower cfg.lr")
+                    f"training loss is {loss_mean} in epoch {epoch + 1} at learning rate "
+                    f"{opt.param_groups[0]['lr']:g} (optimizer={cfg.optimizer}, batch_size={cfg.batch_size}); "
+                    "lower cfg.lr")
             if cfg.train_acc_mode == "eval":
-                xs, ys = (x[sub_idx], y[sub_idx]) if use_dss else (x, y)
+                xs, ys = (x[sub[0]], y[sub[0]]) if use_dss else (x, y)
                 acc = accuracy(model, xs, ys, info, device, cfg.eval_batch_size)
             else:
                 acc = float(correct) / m
             stats.epochs, stats.train_acc, stats.loss = epoch + 1, acc, loss_mean
             stats.history.append(acc)
-            if cfg.swa and swa_model is None and acc >= cfg.swa_start_acc:
-                from torch.optim.swa_utils import SWALR, AveragedModel
-                swa_model = AveragedModel(model)
-                swa_sched = SWALR(opt, swa_lr=cfg.swa_lr, anneal_epochs=1, anneal_strategy="linear")
-            if swa_model is not None:
-                swa_model.update_parameters(model)
-                swa_sched.step()
-                stats.swa_epochs += 1
-            elif sched is not None:
-                sched.step()
+            swa.end_epoch(model, opt, sched, cfg, acc, stats)
             if bar is not None:
                 bar.set_postfix_str(f"train acc {100 * acc:.1f}% loss {loss_mean:.3f}", refresh=False)
                 bar.update(1)
-            if acc >= cfg.train_acc_cutoff:
-                stats.stop = "cutoff"
-                break
-            if saturated(stats.history, cfg.patience, cfg.min_improvement, cfg.patience_rule):
-                stats.stop = "patience"
+            stats.stop = _stop_reason(stats.history, cfg)
+            if stats.stop:
                 break
         else:
             stats.stop = "max_epochs" if n_epochs == cfg.max_epochs else "step_budget"
-        if swa_model is not None:
-            model.load_state_dict(swa_model.module.state_dict())
+        if swa.model is not None:
+            model.load_state_dict(swa.model.module.state_dict())
             _update_bn(model, x, info, device, cfg.eval_batch_size)
     return finish(stats, bar, device, t0)
+
+
+def _epoch_order(x: Tensor, y: Tensor, subset, augment: bool, hflip: bool, gen: torch.Generator,
+                 device: torch.device) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One epoch's images, labels and (GRAD-MATCH) weights in a fresh random order, augmented when
+    asked. subset: (positions, weights) of a GRAD-MATCH subset, shuffled so that the weights travel with
+    their points; None: every point, weights None."""
+    if subset is not None:
+        sub_idx, sub_w = subset
+        pos = torch.randperm(len(sub_idx), generator=gen).to(device)
+        perm, wperm = sub_idx[pos], sub_w[pos]
+    else:
+        perm, wperm = torch.randperm(len(y), generator=gen).to(device), None
+    xa, ya = x[perm], y[perm]
+    if augment:
+        xa = _augment_all(xa, gen, hflip)
+    return xa, ya, wperm
+
+
+def _epoch_steps(net, opt, xa: Tensor, ya: Tensor, wa: Tensor | None, cfg, mean: Tensor, std: Tensor,
+                 device: torch.device) -> tuple[Tensor, Tensor]:
+    """The optimiser steps of one epoch over (xa, ya) in cfg.batch_size batches (weighted cross-entropy
+    when GRAD-MATCH weights wa are given). Returns (correct predictions, loss summed over examples) as
+    device tensors, so that no step waits on the device."""
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+    net.train()
+    for s, t in batch_bounds(len(ya), cfg.batch_size):
+        xb = (xa[s:t].float() / 255.0 - mean) / std   # data.normalize, constants made once
+        if device.type == "cuda":
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yb = ya[s:t]
+        with autocast(device, cfg.precision):
+            out = net(xb)
+            if wa is not None:
+                wb = wa[s:t]
+                loss = (F.cross_entropy(out, yb, reduction="none") * wb).sum() / wb.sum().clamp_min(1e-12)
+            else:
+                loss = F.cross_entropy(out, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        correct += (out.argmax(1) == yb).sum()
+        loss_sum += loss.detach().float() * (t - s)
+    return correct, loss_sum
+
+
+class _Swa:
+    """Stochastic weight averaging of one training call: starts once the training accuracy reaches
+    cfg.swa_start_acc (with cfg.swa), then averages the weights every epoch under the SWA schedule;
+    before that (or without SWA) the run's own scheduler steps."""
+
+    def __init__(self) -> None:
+        self.model = self.sched = None
+
+    def end_epoch(self, model: nn.Module, opt, sched, cfg, acc: float, stats: TrainStats) -> None:
+        """Start averaging when due, fold this epoch's weights in, and step the scheduler in charge."""
+        if cfg.swa and self.model is None and acc >= cfg.swa_start_acc:
+            from torch.optim.swa_utils import SWALR, AveragedModel
+            self.model = AveragedModel(model)
+            self.sched = SWALR(opt, swa_lr=cfg.swa_lr, anneal_epochs=1, anneal_strategy="linear")
+        if self.model is not None:
+            self.model.update_parameters(model)
+            self.sched.step()
+            stats.swa_epochs += 1
+        elif sched is not None:
+            sched.step()
+
+
+def _stop_reason(history: list[float], cfg) -> str:
+    """"cutoff" when the last training accuracy reached cfg.train_acc_cutoff, "patience" when the
+    stopping window saw too little improvement (`saturated`), "" to go on."""
+    if history[-1] >= cfg.train_acc_cutoff:
+        return "cutoff"
+    if saturated(history, cfg.patience, cfg.min_improvement, cfg.patience_rule):
+        return "patience"
+    return ""
 
 
 def finish(stats: TrainStats, bar, device: torch.device, t0: float) -> TrainStats:
