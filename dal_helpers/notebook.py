@@ -137,18 +137,62 @@ def make_configs(preset: str | Sequence[str] | None, overrides: Mapping[str, Any
     return out
 
 
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+
+
+def _run_group(configs: list, checkpoint_dir, results_dir, progress: bool | str) -> int:
+    """Child-process body of run_or_load(workers > 1): torch on one thread, then the group's runs."""
+    import torch
+
+    from . import loop
+
+    torch.set_num_threads(1)
+    loop.run_experiment(configs, checkpoint_dir=checkpoint_dir, results_dir=results_dir, progress=progress)
+    return len(configs)
+
+
+def _run_side_by_side(configs: list, checkpoint_dir, results_dir, progress: bool | str, workers: int) -> None:
+    """Train the configs in `workers` spawned processes (round-robin groups, one torch thread each).
+    Every run keeps its own checkpoint and rows, so an interrupted call resumes like a serial one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    groups = [configs[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for job in [pool.submit(_run_group, g, checkpoint_dir, results_dir, progress) for g in groups]:
+            job.result()   # re-raises a run's error here
+
+
 def run_or_load(configs: Sequence, checkpoint_dir: str | os.PathLike, results_dir: str | os.PathLike,
-                mode: str = "run", experiment: str | None = None, progress: bool | str = True):
+                mode: str = "run", experiment: str | None = None, progress: bool | str = True,
+                workers: int = 1):
     """mode "run": run (or resume; complete runs are skipped) every config and return their rows;
     mode "report": run nothing and return every row under results_dir (e.g. all cells of a dal-grid
-    run), restricted to `experiment` when given. Returns a DataFrame, one row per (run, round)."""
+    run), restricted to `experiment` when given. Returns a DataFrame, one row per (run, round).
+
+    workers > 1 trains the runs side by side in that many processes with one torch thread each (on a
+    small CPU model, two one-thread runs finish sooner than two runs one after another on two threads);
+    the rows are then read back in config order. Needs a checkpoint_dir and results_dir; with a GPU or a
+    configured num_threads the runs are trained one after another as usual."""
     from . import results
 
     check_mode(mode)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} is invalid; allowed: an integer >= 1")
     if mode == "run":
         from . import loop
 
-        return loop.run_experiment(list(configs), checkpoint_dir=checkpoint_dir, results_dir=results_dir,
+        configs = list(configs)
+        side_by_side = (workers > 1 and len(configs) > 1 and checkpoint_dir is not None and results_dir is not None
+                        and all(str(c.device) == "cpu" or (str(c.device) == "auto" and not _has_accelerator())
+                                for c in configs)
+                        and all(c.num_threads is None for c in configs))
+        if side_by_side:
+            _run_side_by_side(configs, checkpoint_dir, results_dir, progress, min(workers, len(configs)))
+        return loop.run_experiment(configs, checkpoint_dir=checkpoint_dir, results_dir=results_dir,
                                    progress=progress)
     df = results.load_results(results_dir)
     if experiment is not None and "experiment" in df.columns:

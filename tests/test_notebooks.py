@@ -396,3 +396,24 @@ def test_rank_tests_or_none_ranks_after_the_seed_set_and_says_none_when_it_canno
     assert rt.n_blocks == 4
     assert rt.avg_ranks.to_dict() == {"entropy": 1.0, "random": 2.0, "margin": 3.0}
     assert nbh.rank_tests_or_none(table({"random": [0.6, 0.7, 0.8]}, seeds=(0, 1))) is None
+
+
+def test_run_or_load_side_by_side_gives_the_rows_of_a_serial_run(tmp_path):
+    """Two spawned one-thread workers write the same rows as the same runs trained one after another on
+    one thread (the selected batches' class entropy included)."""
+    import torch
+
+    cfgs = nbh.make_configs("mnist5k", {"n_init": 20, "budget": 20, "n_rounds": 1, "max_epochs": 1, "per_class": 30},
+                            experiment="side", strategy=["random", "entropy"], seed=[0])
+    par = nbh.run_or_load(cfgs, tmp_path / "a_ck", tmp_path / "a_res", workers=2, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ser = nbh.run_or_load(cfgs, tmp_path / "b_ck", tmp_path / "b_res", workers=1, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    cols = ["run_id", "round", "n_labeled", "test_acc", "train_acc", "epochs", "sel_class_entropy"]
+    pd.testing.assert_frame_equal(par[cols].reset_index(drop=True), ser[cols].reset_index(drop=True))
+    assert list(par["run_id"].unique()) == [c.run_id for c in cfgs]            # config order
+    with pytest.raises(ValueError, match="workers=0 is invalid"):
+        nbh.run_or_load(cfgs, tmp_path / "a_ck", tmp_path / "a_res", workers=0)
