@@ -73,22 +73,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", help="folder of JSON-lines result files")
     parser.add_argument("--targets", type=float, nargs="*", default=[], help="target test accuracies (fractions)")
     parser.add_argument("--split", default=None, help="a config column (e.g. redundancy): every table once per value")
+    parser.add_argument("--claims", default=None, metavar="MODULE",
+                        help="a dal_helpers.claims section module (e.g. s12_semi_supervised): its claims on all rows")
     args = parser.parse_args(argv)
     files = sorted(Path(args.folder).glob("*.jsonl"))
     df = load_results(files) if files else pd.DataFrame()
     if df.empty:
         print(f"no results yet in {args.folder}")
         return 1
+    if args.claims:
+        claims_table(df, args.claims)
     if args.split is None:
         summarize(df, args.targets)
         return 0
     if args.split not in df.columns:
         print(f"--split {args.split!r} is not a column of these rows; columns: {', '.join(sorted(df.columns))}")
         return 2
-    for value, part in df.groupby(args.split, sort=True):
+    for value, part in df.groupby(args.split, sort=True, dropna=False):   # None (e.g. ssl off) is a value too
         print(f"# {args.split} = {value}\n")
         summarize(part.copy(), args.targets)
     return 0
+
+
+def claims_table(df: pd.DataFrame, module: str) -> None:
+    """The section module's claims on every row: claim, paper, ours, p or CI, verdict and reason."""
+    import importlib
+
+    from dal_helpers.claims import SECTIONS
+
+    if module not in SECTIONS:
+        raise SystemExit(f"--claims {module!r} is not a claims module; choose one of: {', '.join(SECTIONS)}")
+    mod = importlib.import_module(f"dal_helpers.claims.{module}")
+
+    def shown(v):
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        if isinstance(v, tuple):
+            return "(" + ", ".join(shown(x) for x in v) + ")"
+        return str(v)
+
+    rows = [{"claim": c.text, "paper": shown(c.paper), "ours": shown(c.ours),
+             "p / CI": f"{c.p_value:.3g}" if c.p_value == c.p_value else (shown(c.ci) if c.ci else ""),
+             "verdict": c.verdict, "reason": c.reason} for c in mod.claims(df)]
+    print("## Claims\n")
+    print(md(pd.DataFrame(rows)), "\n")
 
 
 def summarize(df: pd.DataFrame, targets: list[float]) -> None:
