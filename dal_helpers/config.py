@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 OPTIMIZERS = ("sgd", "adam")
-SEED_SETS = ("random", "facility_location", "dispersion_min")
+SEED_SETS = ("random", "facility_location", "dispersion_min", "typiclust", "probcover")
 REDUNDANCY_MODES = ("duplicate", "augment")
 SSL_METHODS = (None, "fixmatch")
 TRAIN_ACC_MODES = ("running", "eval")
@@ -45,6 +45,7 @@ class RunConfig:
     n_rounds: int | None = 3             # selection rounds after the seed set; None -> until label_cap
     label_cap: int | None = None         # stop once this many points are labeled (e.g. 25000 on CIFAR-10)
     seed_set: str = "random"             # initial labeled set: random | facility_location | dispersion_min (Sec. 4.6)
+                                         # | typiclust | probcover (cold-start methods, strategies/coldstart.py)
     init_seed: int | None = None         # seed of the initial model and seed set; None -> `seed`.
                                          # Same init_seed across strategies = same start (paper Sec. 4)
 
@@ -103,6 +104,8 @@ class RunConfig:
     kmeans_max_iter: int = 100           # k-means: Lloyd iterations at most
     fass_per_class: bool = True          # FASS: facility location per hypothesised class (paper's toolkit)
     power_beta: float = 1.0              # power_*: draw probability proportional to score ** power_beta
+    probcover_delta: float | None = None  # ProbCover ball radius, Euclidean in embedding units; None = the
+                                         # largest grid delta with >= 95% pure balls (Yehuda et al. 2022)
 
     # --- execution -----------------------------------------------------------------------------
     device: str = "auto"                 # auto -> cuda if available, else mps, else cpu
@@ -204,6 +207,7 @@ class RunConfig:
         need(self.kmeans_tol >= 0, "kmeans_tol", "a float >= 0")
         need(self.kmeans_max_iter >= 1, "kmeans_max_iter", "an integer >= 1")
         need(self.power_beta > 0, "power_beta", "a float > 0")
+        need(self.probcover_delta is None or self.probcover_delta > 0, "probcover_delta", "None (chosen by purity) or a float > 0")
         need(self.device in DEVICES or self.device.startswith("cuda:"), "device",
              ", ".join(DEVICES) + " or cuda:N")
         need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")

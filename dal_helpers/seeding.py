@@ -1,4 +1,5 @@
-"""The initial labeled set ("seed set", paper Sec. 4.6): random, facility location or dispersion-min.
+"""The initial labeled set ("seed set", paper Sec. 4.6): random, facility location, dispersion-min, or
+the cold-start strategies TypiClust and ProbCover.
 
 The paper compares a random seed set with two label-free, diversity-seeking ones. Both are computed
 over features that never involve the pool's labels. We use downsampled pixels (`seed_features`:
@@ -15,6 +16,10 @@ diagnostics (distance of a selected batch to the labeled set).
 - `dispersion_min`: farthest-first traversal (the greedy 2-approximation of max-min dispersion): start
   at the point farthest from the mean feature, then repeatedly add the point whose distance to the
   chosen set is largest. O(N d) per pick.
+- `typiclust`, `probcover`: the cold-start strategies of `strategies/coldstart.py` run on these features
+  with an empty labeled set (their k-means seeding and ProbCover's random tail draw from `gen`).
+  ProbCover's delta is `delta` when given, else chosen by purity under k-means with k = `n_classes`
+  (the number of classes, not any label; 10 when not given).
 - `random`: n points drawn uniformly without replacement from `gen`.
 """
 from __future__ import annotations
@@ -25,7 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SEED_SET_METHODS = ("random", "facility_location", "dispersion_min")
+from .strategies.coldstart import probcover_positions, typiclust_positions
+
+SEED_SET_METHODS = ("random", "facility_location", "dispersion_min", "typiclust", "probcover")
 
 
 def seed_features(x: Tensor, size: int = 8, chunk: int = 8192) -> Tensor:
@@ -96,9 +103,11 @@ def dispersion_min(features: Tensor, n: int) -> Tensor:
     return torch.tensor(chosen, dtype=torch.long)
 
 
-def seed_set(method: str, x: Tensor, n: int, gen: torch.Generator, features: Tensor | None = None) -> Tensor:
+def seed_set(method: str, x: Tensor, n: int, gen: torch.Generator, features: Tensor | None = None,
+             n_classes: int | None = None, delta: float | None = None) -> Tensor:
     """(n,) int64 pool indices of the initial labeled set, chosen by `method` from uint8 images x
-    (N, C, H, W) (or the given features (N, d)); the labels are never read. gen is used by "random"."""
+    (N, C, H, W) (or the given features (N, d)); the labels are never read. gen is used by "random",
+    "typiclust" and "probcover"; n_classes (default 10) and delta (None: chosen) by "probcover"."""
     if method not in SEED_SET_METHODS:
         raise ValueError(f"seed_set={method!r} is invalid; allowed: {', '.join(SEED_SET_METHODS)}")
     if method == "random":
@@ -106,4 +115,13 @@ def seed_set(method: str, x: Tensor, n: int, gen: torch.Generator, features: Ten
     feats = seed_features(x) if features is None else features
     if method == "facility_location":
         return facility_location(feats, n).cpu()
+    if method in ("typiclust", "probcover"):
+        _check_n(n, len(feats))
+        if n == 0:
+            return torch.empty(0, dtype=torch.long)
+        none = feats[:0]
+        if method == "typiclust":
+            return typiclust_positions(feats, none, n, gen).cpu()
+        return probcover_positions(feats, none, n, gen, delta=delta,
+                                   n_classes=10 if n_classes is None else n_classes).cpu()
     return dispersion_min(feats, n).cpu()

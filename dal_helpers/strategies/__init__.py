@@ -20,6 +20,8 @@ from torch import Tensor
 from .adversarial import bim_norms, bim_select, deepfool_norms, deepfool_select
 from .badge import badge_select, badge_sq_dists, kmeans_pp
 from .bald import bald_scores, bald_select, batchbald_greedy, batchbald_select
+from .coldstart import (ball_graph, choose_delta, probcover_greedy, probcover_positions, probcover_select,
+                        typicality, typiclust_pick, typiclust_positions, typiclust_select)
 from .context import SelectionContext, fixed_dropout_masks, top_positions
 from .coreset import coreset_select, kcenter_greedy, min_sq_dists
 from .fass import facility_location_gains, facility_location_greedy, fass_select
@@ -57,6 +59,8 @@ STRATEGIES: dict[str, Strategy] = {
     "entropy_dropout": entropy_dropout_select,
     "least_confidence_dropout": least_confidence_dropout_select,
     "margin_dropout": margin_dropout_select,
+    "typiclust": typiclust_select,
+    "probcover": probcover_select,
 }
 
 # Strategies for which partitioning would change nothing or that partition themselves.
@@ -118,4 +122,6 @@ __all__ = ["STRATEGIES", "SelectionContext", "get_strategy", "select", "top_posi
            "kcenter_greedy", "min_sq_dists", "facility_location_gains", "facility_location_greedy",
            "glister_gains", "glister_greedy", "bald_scores", "batchbald_greedy",
            "lloyd", "nearest_unique", "kmeans_select_positions", "deepfool_norms", "bim_norms", "train_vaal",
-           "labeled_probability", "gumbel_top_k", "mc_mean_probs"]
+           "labeled_probability", "gumbel_top_k", "mc_mean_probs",
+           "typicality", "typiclust_pick", "typiclust_positions", "ball_graph", "choose_delta",
+           "probcover_greedy", "probcover_positions"]
