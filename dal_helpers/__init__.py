@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # it; `bash ci/set_repo_url.sh https://github.com/OWNER/NAME` rewrites all of them for a fork.
 REPO_URL = "https://github.com/dal-helpers/dal_helpers"
 _SUBMODULES = ("config", "data", "models", "inference", "strategies", "training", "seeding", "loop",
-               "checkpoint", "results", "metrics", "plots", "grid", "report", "notebook", "advisor",
+               "checkpoint", "results", "metrics", "plots", "grid", "report", "display", "notebook", "advisor",
                "scaling")
 
 

@@ -1,8 +1,8 @@
 """HTML reports: every executed notebook under a runs folder rendered with nbconvert, plus an index.
 
 A notebook tells the report what matters through display outputs carrying `dal_helpers` metadata
-(written by `dal_helpers.notebook.headline` and `dal_helpers.notebook.paper_vs_ours`): the headline
-figure of the section and its "paper vs ours" verdict rows. They live inside the executed notebook
+(written by `dal_helpers.display.headline` and `paper_vs_ours`, which notebooks call through
+`dal_helpers.notebook`): the headline figure of the section and its "paper vs ours" verdict rows. They live inside the executed notebook
 itself, so no side files can go stale. `build` renders each notebook to HTML and writes `index.html`:
 one card per section notebook (title, status, run time, headline figure, claims with their p-value or
 CI and verdict: "reproduced", "not reproduced", "inconclusive" or "not comparable", the reason on
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-META_KEY = "dal_helpers"   # key of the output metadata written by dal_helpers.notebook
+from .display import META_KEY  # key of the output metadata written by dal_helpers.display
 
 
 @dataclass
