@@ -96,33 +96,74 @@ def _to_device(splits: Splits, device: torch.device) -> Splits:
                                x_val=mv(splits.x_val), y_val=mv(splits.y_val))
 
 
+# Near-duplicate radius of `sel_near_dup_frac`, as the RMS difference per seed feature (pixels in [0, 1],
+# 8x8 average-pooled): 0.01 is about 2.5 grey levels. On mnist5k the nearest other digit of a point is
+# farther than this for more than 99.9% of points (0.1% quantile 0.013, median 0.08), so the radius
+# catches exact copies and near-identical images (re-encodings, slight brightness changes), not two
+# different images of one class. App. D's shifted copies (up to 2 pixels) mostly lie beyond it (median
+# 0.16); `sel_dup_frac` counts those through their shared original-row ids.
+NEAR_DUP_RMS = 0.01
+_CHUNK_ELEMS = 1 << 22   # entries of one block of distances: memory O(chunk), never (b + m) x (b + m)
+
+
+def nearest_other_sq_dists(sel_feats: Tensor, lab_feats: Tensor, chunk_elems: int = _CHUNK_ELEMS) -> Tensor:
+    """sel_feats: (b, d) features of a selected batch; lab_feats: (m, d) of the labeled set (m may be 0).
+    Returns (b,) the squared Euclidean distance from each selected point to the nearest point of the
+    batch other than itself, or of the labeled set (inf when b = 1 and m = 0). Computed in row blocks
+    of at most chunk_elems distances against the batch and then the labeled set."""
+    b = len(sel_feats)
+    out = torch.full((b,), math.inf, dtype=sel_feats.dtype, device=sel_feats.device)
+    for other, skip_self in ((sel_feats, True), (lab_feats, False)):
+        if len(other) == 0:
+            continue
+        rows = max(1, chunk_elems // len(other))
+        for s in range(0, b, rows):
+            d2 = torch.cdist(sel_feats[s:s + rows], other).square()
+            if skip_self:
+                r = torch.arange(len(d2), device=d2.device)
+                d2[r, r + s] = math.inf
+            out[s:s + rows] = torch.minimum(out[s:s + rows], d2.min(1).values)
+    return out
+
+
 def batch_diagnostics(idx: Tensor, labeled_before: Tensor, y: Tensor, train_ids: Tensor, feats: Tensor,
-                      n_classes: int, chunk: int = 1024) -> dict[str, float]:
+                      n_classes: int, chunk: int = 1024, near_dup_rms: float = NEAR_DUP_RMS) -> dict[str, Any]:
     """What a selected batch looks like.
 
     idx: (b,) selected pool indices; labeled_before: (m,) indices labeled before it; y: (N,) labels;
     train_ids: (N,) original-row ids (copies share one); feats: (N, d) seed features.
     sel_class_entropy: entropy of the batch's class histogram divided by log(n_classes) (1 = balanced);
+    sel_class_counts: that histogram, a list of n_classes ints (selected points per class);
     sel_dup_frac: 1 - distinct original rows / b (the share of the batch that repeats a point of it:
     exact duplicates and App. D near-copies share ids); sel_dist_labeled: mean over the batch of the
-    Euclidean distance (seed-feature space) to the nearest previously labeled point (NaN if none)."""
+    Euclidean distance (seed-feature space) to the nearest previously labeled point (NaN if none);
+    sel_near_dup_frac: the share of the batch whose nearest other selected or previously labeled point
+    lies within near_dup_rms * sqrt(d) in seed-feature space (see NEAR_DUP_RMS; NaN for a batch of one
+    point and no labels)."""
     b = len(idx)
     if b == 0:
         return {"n_selected": 0, "sel_class_entropy": math.nan, "sel_dup_frac": math.nan,
-                "sel_dist_labeled": math.nan}
+                "sel_dist_labeled": math.nan, "sel_class_counts": [0] * n_classes, "sel_near_dup_frac": math.nan}
     dev = feats.device
     idx = idx.to(dev)
-    p = torch.bincount(y[idx.to(y.device)], minlength=n_classes).double() / b
+    counts = torch.bincount(y[idx.to(y.device)], minlength=n_classes)
+    p = counts.double() / b
     nz = p[p > 0]
     ent = max(0.0, float(-(nz * nz.log()).sum() / math.log(n_classes)))
     dup = 1.0 - torch.unique(train_ids[idx.to(train_ids.device)]).numel() / b
+    lab = feats[labeled_before.to(dev)]
     if len(labeled_before) == 0:
         dist = math.nan
     else:
-        lab = feats[labeled_before.to(dev)]
         mins = [torch.cdist(feats[idx[s:s + chunk]], lab).min(1).values for s in range(0, b, chunk)]
         dist = float(torch.cat(mins).mean())
-    return {"n_selected": b, "sel_class_entropy": ent, "sel_dup_frac": float(dup), "sel_dist_labeled": dist}
+    if b == 1 and len(lab) == 0:
+        near = math.nan
+    else:
+        radius2 = near_dup_rms ** 2 * feats.shape[1]
+        near = float((nearest_other_sq_dists(feats[idx], lab) <= radius2).double().mean())
+    return {"n_selected": b, "sel_class_entropy": ent, "sel_dup_frac": float(dup), "sel_dist_labeled": dist,
+            "sel_class_counts": [int(c) for c in counts.tolist()], "sel_near_dup_frac": near}
 
 
 def _config_diff(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
@@ -278,6 +319,7 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
             "swa_epochs": stats.swa_epochs, "dss_round": use_dss, "final": r == last,
             "n_selected": pending["n_selected"], "sel_class_entropy": pending["sel_class_entropy"],
             "sel_dup_frac": pending["sel_dup_frac"], "sel_dist_labeled": pending["sel_dist_labeled"],
+            "sel_class_counts": pending["sel_class_counts"], "sel_near_dup_frac": pending["sel_near_dup_frac"],
         }
         for k, v in cfg.to_dict().items():
             row.setdefault(k, v)

@@ -30,7 +30,8 @@ CONTEXT_COLUMNS = ("dataset", "model")
 _MEASURED = {"run_id", "round", "n_labeled", "test_acc", "train_acc", "epochs", "train_s", "select_s",
              "eval_s", "energy_j", "train_energy_j", "select_energy_j", "gpu_energy_j", "cpu_energy_j",
              "train_loss", "stop", "n_seen", "swa_epochs", "dss_round", "final", "n_selected",
-             "sel_class_entropy", "sel_dup_frac", "sel_dist_labeled", "seed", "timestamp", "time"}
+             "sel_class_entropy", "sel_dup_frac", "sel_dist_labeled", "sel_class_counts",
+             "sel_near_dup_frac", "seed", "timestamp", "time"}
 
 
 class NotEnoughData(ValueError):

@@ -423,3 +423,84 @@ def facets(df: pd.DataFrame, plot, group: str | Sequence[str], ncols: int = 3,
     if where:
         fig.suptitle(where)
     return fig
+
+
+# Batch diagnostics of the loop (loop.batch_diagnostics): column -> (panel title, y label, scale).
+DIAGNOSTICS: dict[str, tuple[str, str, float]] = {
+    "sel_class_entropy": ("Class balance of the batch", "class entropy / log(classes)", 1.0),
+    "sel_dup_frac": ("Repeats within the batch", "share of the batch (%)", 100.0),
+    "sel_near_dup_frac": ("Near-duplicates (pixel features)", "share of the batch (%)", 100.0),
+    "sel_dist_labeled": ("Distance to the labeled set", "mean distance (seed features)", 1.0),
+}
+
+
+def _not_measured(ax: Axes, title: str, why: str) -> None:
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, why, ha="center", va="center", wrap=True, fontsize="small", transform=ax.transAxes)
+
+
+def class_histograms(df: pd.DataFrame, by: str | Sequence[str] = "strategy") -> pd.DataFrame:
+    """Selected points per class summed over the rounds after the seed set (round >= 1), averaged over
+    seeds: one row per label, one column per class index. Rows without `sel_class_counts` (results
+    written before it existed) are left out."""
+    metrics.require_columns(df, ["round", "seed", "sel_class_counts"])
+    lab = metrics.label_column(by)
+    t = df.assign(**{lab: metrics.make_label(df, by)})
+    t = t[(t["round"] >= 1) & t["sel_class_counts"].map(lambda v: isinstance(v, (list, tuple, np.ndarray)))]
+    if t.empty:
+        return pd.DataFrame()
+    counts = pd.DataFrame(t["sel_class_counts"].map(list).tolist(), index=t.index).fillna(0)
+    summed = counts.join(t[[lab, "seed"]]).groupby([lab, "seed"]).sum()
+    return summed.groupby(level=0).mean()
+
+
+def plot_diagnostics(df: pd.DataFrame, by: str | Sequence[str] = "strategy", x: str = "round",
+                     figsize_per_panel=(4.2, 3.2)) -> Figure:
+    """One panel per batch diagnostic of the loop (the `sel_*` columns, see loop.batch_diagnostics)
+    against the AL round, one line per label (mean over seeds; round 0 is the seed set), and a last
+    panel with the class histogram of everything selected after the seed set (mean over seeds). A
+    diagnostic the table lacks (rows written before it existed) gets a note in its panel."""
+    metrics.require_columns(df, [x, "seed", *metrics._as_list(by)])
+    lab = metrics.label_column(by)
+    t = df.assign(**{lab: metrics.make_label(df, by)})
+    names = list(DIAGNOSTICS)
+    fig, axes = plt.subplots(1, len(names) + 1, constrained_layout=True, squeeze=False,
+                             figsize=(figsize_per_panel[0] * (len(names) + 1), figsize_per_panel[1]))
+    axes = axes[0]
+    st = styles(t[lab])
+    for ax, col in zip(axes, names):
+        title, ylabel, scale = DIAGNOSTICS[col]
+        if col not in t.columns or pd.to_numeric(t[col], errors="coerce").notna().sum() == 0:
+            _not_measured(ax, title, f"not measured: the table has no {col} values")
+            continue
+        mean = (t.assign(v=pd.to_numeric(t[col], errors="coerce") * scale)
+                .groupby([lab, x], sort=True)["v"].mean().reset_index())
+        for name, c in mean.groupby(lab, sort=True):
+            s = st[name]
+            ax.plot(c[x], c["v"], label=str(name), color=s["color"], linestyle=s["linestyle"],
+                    marker=s["marker"], markersize=4)
+        ax.set_title(title)
+        ax.set_xlabel(_x_label(x))
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    _legend(axes[0], lab)
+    ax = axes[-1]
+    hist = class_histograms(t, by=lab) if "sel_class_counts" in t.columns else pd.DataFrame()
+    if hist.empty:
+        _not_measured(ax, "Selected per class", "not measured: no sel_class_counts after the seed set")
+    else:
+        width = 0.8 / len(hist)
+        pos = np.arange(hist.shape[1])
+        for k, (name, row) in enumerate(hist.iterrows()):
+            ax.bar(pos + k * width - 0.4 + width / 2, row.to_numpy(float), width=width, label=str(name),
+                   color=st[name]["color"])
+        ax.set_xticks(pos, [str(c) for c in hist.columns])
+        ax.set_title("Selected per class (rounds >= 1)")
+        ax.set_xlabel("class")
+        ax.set_ylabel("points (mean over seeds)")
+        ax.grid(alpha=0.3, axis="y")
+    where = describe(df)
+    fig.suptitle(f"Batch diagnostics — {where}" if where else "Batch diagnostics")
+    return fig
+
