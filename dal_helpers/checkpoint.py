@@ -183,8 +183,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Atomically write the plain dict `state` to `path`, keeping the previous file as `<path>.prev`.
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike, keep_previous: bool = True) -> Path:
+    """Atomically write the plain dict `state` to `path`, keeping the previous file as `<path>.prev`
+    (keep_previous=False: the previous file is simply replaced, for files written once per round).
 
     Only tensors, numbers, strings, None, bools, lists, tuples and dicts of them are allowed (what
     `torch.load(weights_only=True)` reads back). Returns the path written."""
@@ -196,7 +197,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
-        if path.exists():
+        if path.exists() and keep_previous:
             # Keep the last good checkpoint: a kill between these two renames leaves only `.prev`,
             # which load_checkpoint falls back to. A bad current file must not replace a good `.prev`.
             try:
@@ -268,3 +269,23 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any] | None:
         raise CheckpointError("; ".join(errors) + ". No readable checkpoint is left: delete the file(s) "
                               "to restart the run from scratch")
     return None
+
+
+def round_models_dir(path: str | os.PathLike) -> Path:
+    """The folder beside the checkpoint `path` (`<run>.pt`) that keeps a run's per-round models when
+    `RunConfig.keep_round_models` is on: `<run>.rounds/`."""
+    p = Path(path)
+    return p.with_name(p.stem + ".rounds")
+
+
+def round_model_path(path: str | os.PathLike, round_: int) -> Path:
+    """`<run>.rounds/round_<r>.pt`: the model trained in round r of the run checkpointed at `path`."""
+    return round_models_dir(path) / f"round_{int(round_):04d}.pt"
+
+
+def kept_rounds(path: str | os.PathLike) -> list[int]:
+    """The rounds whose models are kept beside the checkpoint `path`, ascending ([] when none)."""
+    folder = round_models_dir(path)
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem.split("_")[1]) for p in folder.glob("round_*.pt") if p.stem.split("_")[1].isdigit())

@@ -111,6 +111,9 @@ class RunConfig:
     device: str = "auto"                 # auto -> cuda if available, else mps, else cpu
     eval_batch_size: int = 1024          # inference batch for evaluation and selection (CPU: <= 64)
     num_threads: int | None = None       # torch CPU threads; None = torch's default
+    keep_round_models: bool = False      # keep each round's trained weights (and selection generator state)
+                                         # beside the checkpoint, for replay.replay; changes no result, so
+                                         # it is no part of the run id
 
     def __post_init__(self) -> None:
         self.validate()
@@ -122,7 +125,8 @@ class RunConfig:
     @property
     def run_id(self) -> str:
         """A stable, readable id: strategy, seed and the knobs that differ from the defaults."""
-        skip = {"experiment", "strategy", "seed", "data_root", "device", "eval_batch_size", "num_threads"}
+        skip = {"experiment", "strategy", "seed", "data_root", "device", "eval_batch_size", "num_threads",
+                "keep_round_models"}
         parts = [self.strategy, f"s{self.seed}"]
         for f in dataclasses.fields(self):
             if f.name in skip:

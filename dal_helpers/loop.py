@@ -43,7 +43,10 @@ from .training import evaluate, train
 TIMING_COLUMNS = ("train_s", "select_s", "eval_s", "energy_j", "train_energy_j", "select_energy_j",
                   "gpu_energy_j", "cpu_energy_j")
 # Config fields that change where or how fast a run executes, never its results.
-EXECUTION_FIELDS = ("device", "eval_batch_size", "num_threads", "data_root")
+EXECUTION_FIELDS = ("device", "eval_batch_size", "num_threads", "data_root", "keep_round_models")
+# Config fields left out of the rows: where files go, not what ran (rows of runs from before the field
+# existed stay identical to new ones).
+ROW_SKIPPED_FIELDS = ("keep_round_models",)
 CHECKPOINT_FORMAT = 1
 
 
@@ -205,6 +208,9 @@ def run_active_learning(cfg: RunConfig, splits: Splits | None = None, checkpoint
     round. progress: a bar (or plain lines) per round, see training.progress_bar. The run holds a lock
     on its files while it works (checkpoint.run_lock): a second process on the same run and folders
     raises checkpoint.RunLockedError naming the holder instead of writing rows of its own."""
+    if cfg.keep_round_models and checkpoint_dir is None:
+        raise ValueError("keep_round_models=True needs a checkpoint_dir (the round models are kept beside "
+                         "the run's checkpoint); allowed: pass checkpoint_dir, or keep_round_models=False")
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     ck_path = checkpoint_path(checkpoint_dir, cfg) if checkpoint_dir is not None else None
@@ -322,15 +328,22 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
             "sel_class_counts": pending["sel_class_counts"], "sel_near_dup_frac": pending["sel_near_dup_frac"],
         }
         for k, v in cfg.to_dict().items():
-            row.setdefault(k, v)
+            if k not in ROW_SKIPPED_FIELDS:
+                row.setdefault(k, v)
         rows.append(row)
         pending = None
         if ck_path is not None:
+            weights = _state_dict_cpu(model)
+            if cfg.keep_round_models:  # before the checkpoint: a kill in between re-runs (and rewrites) round r
+                ckpt.save_checkpoint({
+                    "format": CHECKPOINT_FORMAT, "run_id": cfg.run_id, "round": r, "model": weights,
+                    "labeled_round": labeled_round.clone(), "rng": {"select": ckpt.generator_state(select_gen)},
+                }, ckpt.round_model_path(ck_path, r), keep_previous=False)
             ckpt.save_checkpoint({
                 "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "labeled_round": labeled_round.clone(),
                 "rows": rows, "rng": {"train": ckpt.generator_state(train_gen),
                                       "select": ckpt.generator_state(select_gen)},
-                "model": _state_dict_cpu(model), "complete": r == last,
+                "model": weights, "complete": r == last,
             }, ck_path)
         if rs_path is not None:
             res.append_row(rs_path, row)

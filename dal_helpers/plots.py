@@ -504,3 +504,27 @@ def plot_diagnostics(df: pd.DataFrame, by: str | Sequence[str] = "strategy", x: 
     fig.suptitle(f"Batch diagnostics — {where}" if where else "Batch diagnostics")
     return fig
 
+
+def plot_replay_overlap(df: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Heatmap of the mean Jaccard overlap (%) over rounds between the batches that replayed strategies
+    pick from the same round models, and the batch the run recorded ("run"); input: a `replay.replay`
+    table (see `replay.overlap_matrix`). 100% on the diagonal; the run's own strategy against "run" is
+    100% when the replay reproduces the run."""
+    from .replay import overlap_matrix
+
+    m = overlap_matrix(df) * 100
+    ax = _axes(ax, figsize=(1.2 * len(m) + 2.0, 1.0 * len(m) + 1.2))
+    im = ax.imshow(m.to_numpy(float), vmin=0, vmax=100, cmap="viridis")
+    labels = [f"run ({', '.join(map(str, pd.unique(df['run_strategy'])))})" if n == "run" and "run_strategy" in df
+              else str(n) for n in m.index]
+    ax.set_xticks(range(len(m)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(m)), labels)
+    for i in range(len(m)):
+        for j in range(len(m)):
+            v = m.iat[i, j]
+            ax.text(j, i, "—" if v != v else f"{v:.0f}", ha="center", va="center", fontsize="small",
+                    color="white" if v == v and v < 60 else "black")
+    ax.figure.colorbar(im, ax=ax, label="Jaccard overlap (%)")
+    rounds = sorted(pd.unique(df["round"])) if "round" in df else []
+    _title(ax, f"Overlap of selected batches (rounds {', '.join(map(str, rounds))})", df, title)
+    return ax
