@@ -602,6 +602,44 @@ def from_image_folder(root: str | os.PathLike, image_size: int | None = None, te
                         register=register)
 
 
+
+def write_image_folder(splits: Splits, root: str | os.PathLike, per_class: int | None = None,
+                       with_test: bool = False) -> Path:
+    """Write the images of `splits` as PNG files in the layout `from_image_folder` reads, and return root.
+
+    with_test=False: root/<class>/<row>.png from the pool; True: root/train/<class>/... from the pool and
+    root/test/<class>/... from the test split. per_class: the first `per_class` images of each class (in
+    row order) of each part; None = all. <row> is the image's row in its part, zero-padded, so files sort
+    in row order. PNG is lossless: reading the folder back gives the same pixels. Refuses a root that
+    already holds files (it would mix two data sets) and class names that are not usable folder names."""
+    from PIL import Image
+
+    root = Path(root)
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1):
+        raise ValueError(f"per_class={per_class!r} is invalid; allowed: None (all images) or an integer >= 1")
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{str(root)!r} is not empty; allowed: a new or empty folder")
+    bad = [c for c in splits.classes if not c or c.startswith(".") or "/" in c or "\\" in c or "\0" in c]
+    if bad:
+        raise ValueError(f"class names {bad} cannot be folder names; allowed: non-empty names without '/', "
+                         "'\\' or a leading '.'")
+    if splits.x_train.shape[1] not in (1, 3):
+        raise ValueError(f"images have {splits.x_train.shape[1]} channels; allowed: 1 (grey) or 3 (RGB)")
+    parts = [("train", splits.x_train, splits.y_train), ("test", splits.x_test, splits.y_test)] if with_test \
+        else [("", splits.x_train, splits.y_train)]
+    for sub, x, y in parts:
+        x, y = x.cpu(), y.cpu()
+        width = len(str(max(len(y) - 1, 0)))
+        for k, name in enumerate(splits.classes):
+            rows = (y == k).nonzero().squeeze(1)
+            rows = rows if per_class is None else rows[:per_class]
+            folder = root / sub / name if sub else root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in rows.tolist():
+                img = x[i].permute(1, 2, 0).numpy()
+                Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img).save(folder / f"{i:0{width}d}.png")
+    return root
+
 def from_dataset(train_dataset, test_dataset, classes=None, name: str = "custom", hflip: bool = False,
                  register: bool = True) -> Splits:
     """A Splits from two torch data sets of (image, label) pairs (PIL images, uint8 arrays/tensors in HWC
