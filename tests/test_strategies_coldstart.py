@@ -131,6 +131,20 @@ def test_ball_graph_equals_the_dense_adjacency(clustered):
     assert cs.ball_graph(x, delta, assign, max_edges=int(adj.sum()) - 1) is None
 
 
+def test_ball_graph_with_the_principal_filter_equals_the_dense_adjacency():
+    # D = 96 > 64 turns on the lower-bound filter; points on a 6-dimensional subspace plus a little noise
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(300, 6, generator=g) @ torch.randn(6, 96, generator=g) + 0.1 * torch.randn(300, 96, generator=g)
+    d = dense_dists(x)
+    delta = delta_in_a_gap(d)
+    graph = cs.ball_graph(x, delta, cs.kmeans_assign(x, 5, torch.Generator().manual_seed(0)))
+    adj = d <= delta
+    assert graph.n_edges == int(adj.sum())
+    for j in range(0, 300, 7):
+        (nb,) = graph.neighbours(torch.tensor([j]))
+        assert sorted(nb.tolist()) == adj[j].nonzero().squeeze(1).tolist()
+
+
 def greedy_reference(adj, n_pool, labeled):
     # brute-force greedy max coverage on the dense adjacency; stops once everything is covered
     covered = adj[labeled].any(0) if len(labeled) else torch.zeros(len(adj), dtype=torch.bool)

@@ -205,67 +205,79 @@ class BallGraph(NamedTuple):
         return out
 
 
-def _cluster_bounds(x: Tensor, assign: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """(dist (N, k) from every row to every centre, radius (k,) max member distance to its centre)."""
-    counts = torch.bincount(assign, minlength=k).clamp_min(1).to(x.dtype)
-    centres = torch.zeros(k, x.shape[1], device=x.device).index_add_(0, assign, x) / counts[:, None]
-    dist = torch.cdist(x, centres)
-    radius = torch.zeros(k, device=x.device).scatter_reduce_(0, assign, dist.gather(1, assign[:, None])[:, 0],
-                                                              "amax", include_self=True)
-    return dist, radius
+_FILTER_DIMS = 32               # principal directions of the graph's lower-bound filter
+_ORDER_CLUSTERS = 256           # fine clusters that order the graph's row blocks
+
+
+def _filter_coords(x: Tensor, r: int) -> Tensor:
+    """(N, r + 1): coordinates of the centred rows in the top-r principal directions, then the length of
+    the rest. Distances between these rows never exceed the true distances (Pythagoras and the reverse
+    triangle inequality on the rest), so they bound ||x_i - x_j|| from below."""
+    xc = x - x.mean(0)
+    vecs = torch.linalg.eigh((xc.T @ xc).double()).eigenvectors[:, -r:].to(x.dtype)
+    p = xc @ vecs
+    rest = ((xc.double() ** 2).sum(1) - (p.double() ** 2).sum(1)).clamp_min(0.0).sqrt().to(x.dtype)
+    return torch.cat([p, rest[:, None]], 1)
 
 
 def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
                max_edges: int = PROBCOVER_MAX_EDGES) -> BallGraph | None:
     """The delta-ball graph of the rows of x (N, D): edge i -> j when ||x_i - x_j|| <= delta (float32
-    distances from the norm expansion). assign (N,) optional clusters used to skip blocks the triangle
-    inequality rules out (exact). Returns None as soon as more than max_edges edges are found."""
+    distances from the norm expansion). Returns None as soon as more than max_edges edges are found.
+
+    Rows are processed in blocks ordered by cluster (assign (N,), optional) and then by a fine k-means
+    (256 clusters, 10 Lloyd steps, fixed seed) of the filter coordinates, so that a block holds similar rows. For each block, distances in the
+    (r + 1)-dimensional filter coordinates (`_filter_coords`, r = 32), a lower bound of the true ones,
+    rule out most columns at r/D of the cost; the true distances are computed only against the columns
+    that some row of the block may reach. Exact: the filter only skips pairs it proves too far."""
     x = x.float()
-    n, dev = x.shape[0], x.device
+    n, dim, dev = x.shape[0], x.shape[1], x.device
     if assign is None:
         assign = torch.zeros(n, dtype=torch.int64, device=dev)
-    _, assign = torch.unique(assign, return_inverse=True)
-    k = int(assign.max()) + 1 if n else 1
-    perm = torch.sort(assign, stable=True).indices                  # rows grouped by cluster
+    use_filter = dim > 2 * _FILTER_DIMS and n > 1
+    z = _filter_coords(x, _FILTER_DIMS) if use_filter else None
+    if use_filter:
+        # blocks of similar rows keep the union of reachable columns small: order the rows by a fine
+        # k-means of the filter coordinates (ordering only; any order gives the same graph)
+        fine = kmeans_assign(z, min(_ORDER_CLUSTERS, n), torch.Generator().manual_seed(0), n_iter=10)
+        assign = assign * _ORDER_CLUSTERS + fine
+    perm = torch.sort(assign, stable=True).indices                  # by cluster, then by position
     xp = x[perm]
-    ap = assign[perm]
-    bounds = torch.zeros(k + 1, dtype=torch.int64)
-    bounds[1:] = torch.bincount(ap, minlength=k).cpu().cumsum(0)
-    dist, radius = _cluster_bounds(xp, ap, k)
-    slack = 1e-3 * (float(radius.max()) + delta) + 1e-6             # float error in the bound
     xn = (xp * xp).sum(1)
     thr = delta * delta - xn                                        # ||x_j||^2 - 2 x_i.x_j <= thr_i
+    if use_filter:
+        zp = z[perm]
+        zn = (zp * zp).sum(1)
+        # room for float32 rounding in the bound (relative to the largest squared norm), never tighter
+        zthr = delta * delta * (1 + 1e-3) + 1e-4 * float(zn.max()) - zn
     rows = max(1, _BLOCK_ELEMS // max(1, n))
     perm32 = perm.to(torch.int32)
     counts = torch.zeros(n, dtype=torch.int64, device=dev)
     chunks: list[Tensor] = []
     n_edges = 0
-    for a in range(k):
-        for s in range(int(bounds[a]), int(bounds[a + 1]), rows):
-            e = min(s + rows, int(bounds[a + 1]))
-            reach = (dist[s:e].min(0).values - radius) <= delta + slack
-            rr, cc = [], []
-            for b in reach.nonzero().squeeze(1).tolist():
-                lo, hi = int(bounds[b]), int(bounds[b + 1])
-                d = torch.addmm(xn[None, lo:hi], xp[s:e], xp[lo:hi].T, alpha=-2.0)
-                r, c = (d <= thr[s:e, None]).nonzero(as_tuple=True)
-                rr.append(r)
-                cc.append(c + lo)
-            r, c = torch.cat(rr), torch.cat(cc)
-            if len(rr) > 1:                                         # group by row, clusters in order
-                o = torch.sort(r, stable=True).indices
-                r, c = r[o], c[o]
-            n_edges += r.numel()
-            if n_edges > max_edges:
-                return None
-            counts[s:e] = torch.bincount(r, minlength=e - s)
-            chunks.append(perm32[c])
+    for s in range(0, n, rows):
+        e = min(s + rows, n)
+        if use_filter:
+            lb = torch.addmm(zn[None, :], zp[s:e], zp.T, alpha=-2.0)
+            cols = (lb <= zthr[s:e, None]).any(0).nonzero().squeeze(1)
+            d = torch.addmm(xn[cols][None, :], xp[s:e], xp[cols].T, alpha=-2.0)
+        else:
+            cols = None
+            d = torch.addmm(xn[None, :], xp[s:e], xp.T, alpha=-2.0)
+        r, c = (d <= thr[s:e, None]).nonzero(as_tuple=True)
+        if cols is not None:
+            c = cols[c]
+        n_edges += r.numel()
+        if n_edges > max_edges:
+            return None
+        counts[s:e] = torch.bincount(r, minlength=e - s)
+        chunks.append(perm32[c])
     rowptr = torch.zeros(n + 1, dtype=torch.int64, device=dev)
     rowptr[1:] = counts.cumsum(0)
-    cols = torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.int32, device=dev)
+    cols_all = torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.int32, device=dev)
     node_row = torch.empty(n, dtype=torch.int64, device=dev)
     node_row[perm] = torch.arange(n, device=dev)
-    return BallGraph(rowptr, cols, node_row)
+    return BallGraph(rowptr, cols_all, node_row)
 
 
 # --- ProbCover: delta ----------------------------------------------------------------------------------
