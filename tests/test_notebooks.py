@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SECTIONS = ["00_quickstart", "01_baselines", "02_augmentation", "03_optimizers", "04_redundancy",
             "05_examples_per_class", "06_batch_size_seed_sets", "07_reset_update", "08_scalability",
-            "09_lowdata_mnist", "10_significance", "12_semi_supervised"]
+            "09_lowdata_mnist", "10_significance", "11_your_data", "12_semi_supervised"]
 COMMON = {"experiment", "checkpoint_dir", "results_dir", "data_root", "device", "mode", "overrides"}
 
 

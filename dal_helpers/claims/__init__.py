@@ -10,7 +10,7 @@ rules pair over seeds.
 
 Each section module (`s00_quickstart`, `s01_baselines`, `s02_augmentation`, `s03_optimizers`,
 `s04_redundancy`, `s05_per_class`, `s06_batch_seed`, `s07_reset_update`, `s08_scalability`,
-`s09_lowdata`, `s10_significance`, `s12_semi_supervised`) holds that section's paper numbers with their source and
+`s09_lowdata`, `s10_significance`, `s11_your_data`, `s12_semi_supervised`) holds that section's paper numbers with their source and
 `claims(df, ...) -> list[Claim]`, each claim with a stable id such as
 "04.entropy_efficiency_at_max_redundancy" ("@<setting>" is appended when a table holds several
 settings). `notebook.paper_vs_ours` displays them.
@@ -20,4 +20,4 @@ from .base import (VERDICTS, Claim, ClaimSpec, by_id, ci_check, interval_check, 
 
 SECTIONS = ("s00_quickstart", "s01_baselines", "s02_augmentation", "s03_optimizers", "s04_redundancy",
             "s05_per_class", "s06_batch_seed", "s07_reset_update", "s08_scalability", "s09_lowdata",
-            "s10_significance", "s12_semi_supervised")
+            "s10_significance", "s11_your_data", "s12_semi_supervised")
