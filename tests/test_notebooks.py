@@ -56,6 +56,11 @@ def test_notebook_is_stored_clean_with_a_parameters_cell(path):
     smoke = yaml.safe_load((ROOT / "ci" / "smoke" / f"{path.stem}.yaml").read_text())
     assert set(smoke) <= set(params), set(smoke) - set(params)
     config.RunConfig().replace(**smoke.get("overrides", {}))
+    # Literate: a sentence precedes every code cell but the parameters, and the last cell interprets the verdicts.
+    for prev, c in zip(nb.cells, nb.cells[1:]):
+        if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []):
+            assert prev.cell_type == "markdown", f"{path.name}: code cell without a sentence before it: {c.source[:60]!r}"
+    assert nb.cells[-1].cell_type == "markdown" and "verdict" in nb.cells[-1].source, f"{path.name}: no closing interpretation"
     # Code cells stay short: longer logic belongs in dal_helpers.
     for c in nb.cells:
         if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []):
