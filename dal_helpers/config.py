@@ -64,7 +64,7 @@ class RunConfig:
     step_budget: int | None = None       # optimiser steps per round at most (None = no cap): the round runs
                                          # min(max_epochs, ceil(step_budget / batches per epoch)) epochs
                                          # and the cosine schedule spans those; a cheaper stopping rule
-                                         # (bench/loop.py), not the paper's
+                                         # (bench/loop.py, grids/cpu_15_step_budget.yaml), not the paper's
     precision: str = "auto"              # "auto": bf16 autocast on CUDA, fp32 elsewhere (as before);
                                          # "fp32": fp32 everywhere; "bf16": bf16 autocast (CPU or CUDA)
     compile_model: bool = False          # torch.compile the training forward/backward (CUDA: CUDA graphs,
