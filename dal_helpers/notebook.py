@@ -462,20 +462,24 @@ def efficiency_figure(eff, xlabel: str, logx: bool = False, caption: str = "", i
         plt.close(fig)
 
 
-def load_sources(sources: Mapping[str, str], base: str | os.PathLike | None = None) -> dict[str, Any]:
-    """{name: results table} for each results folder in `sources` that exists (relative paths start at
-    `base`, else the project root, else the working directory); missing folders are left out."""
+def load_sources(sources: Mapping[str, str | Sequence[str]], base: str | os.PathLike | None = None) -> dict[str, Any]:
+    """{name: results table} for each entry of `sources`: a results folder, or a list of folders read
+    into one table (e.g. the reset rows of one section beside the update rows of another). Relative
+    paths start at `base`, else the project root, else the working directory; folders that do not
+    exist are left out, and a name none of whose folders exists is left out."""
     from . import results
 
     root = Path(base) if base is not None else (project_root() or Path.cwd())
     found = {}
-    for name, path in sources.items():
-        p = Path(path).expanduser()
-        p = p if p.is_absolute() else root / p
-        try:
-            found[name] = results.load_results(p)
-        except FileNotFoundError:
-            continue
+    for name, paths in sources.items():
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        full = [p if p.is_absolute() else root / p for p in (Path(q).expanduser() for q in paths)]
+        full = [p for p in full if p.exists()]
+        if full:
+            try:
+                found[name] = results.load_results(full)
+            except FileNotFoundError:
+                continue
     return found
 
 

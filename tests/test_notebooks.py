@@ -422,3 +422,15 @@ def test_run_or_load_side_by_side_gives_the_rows_of_a_serial_run(tmp_path):
     assert list(par["run_id"].unique()) == [c.run_id for c in cfgs]            # config order
     with pytest.raises(ValueError, match="workers=0 is invalid"):
         nbh.run_or_load(cfgs, tmp_path / "a_ck", tmp_path / "a_res", workers=0)
+
+
+def test_load_sources_reads_a_folder_or_a_list_of_folders_into_one_table(tmp_path):
+    from dal_helpers import results
+
+    results.append_row(results.results_path(tmp_path / "a", "e1", "random_s0"), {"run_id": "random_s0", "reset": True})
+    results.append_row(results.results_path(tmp_path / "b", "e2", "random_s0_u"), {"run_id": "random_s0_u", "reset": False})
+    found = nbh.load_sources({"one": "a", "both": ["a", "b", "missing"], "none": ["missing"], "gone": "missing"},
+                             base=tmp_path)
+    assert set(found) == {"one", "both"}
+    assert found["one"]["reset"].tolist() == [True]
+    assert sorted(found["both"]["reset"].tolist()) == [False, True]
