@@ -224,29 +224,16 @@ def run_active_learning(cfg: RunConfig, splits: Splits | None = None, checkpoint
 
 def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: Path | None,
          progress: bool | str) -> pd.DataFrame:
-    from .strategies import SelectionContext, select
-
+    """The body of run_active_learning, with its files already locked."""
     state = ckpt.load_checkpoint(ck_path) if ck_path is not None else None
-    if state is not None:
-        diff = _config_diff(state["config"], cfg)
-        if diff:
-            raise ValueError(f"checkpoint {str(ck_path)!r} was written by a different config (fields "
-                             f"{diff} differ); use another checkpoint_dir or experiment name, or delete it")
-        if state.get("complete"):
-            if rs_path is not None:
-                res.write_rows(rs_path, state["rows"])
-            return pd.DataFrame(state["rows"])
-    elif rs_path is not None and rs_path.exists():
-        done = res.read_rows(rs_path)
-        if done and done[-1].get("final") and all(r.get("run_id") == cfg.run_id for r in done):
-            return pd.DataFrame(done)
+    finished = _finished_rows(cfg, state, ck_path, rs_path)
+    if finished is not None:
+        return pd.DataFrame(finished)
 
     splits = prepare(cfg) if splits is None else splits
     schedule = check_config(cfg, splits)
     device = resolve_device(cfg.device)
     dsp = _to_device(splits, device)
-    info = splits.info
-    n_pool = splits.n_train
     feats = seed_features(dsp.x_train)
 
     model = initial_model(cfg, splits)
@@ -254,26 +241,9 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
     model = model.to(device)
 
     if state is None:
-        seed_gen = torch.Generator().manual_seed(derive_seed(base_seed(cfg), 3))
-        train_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 1))
-        select_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 2))
-        labeled_round = torch.full((n_pool,), -1, dtype=torch.int64)
-        with Meter(device) as m:
-            first = seed_set(cfg.seed_set, dsp.x_train, cfg.n_init, seed_gen, features=feats)
-        labeled_round[first] = 0
-        rows: list[dict[str, Any]] = []
-        pending = {"select_s": m.seconds, "select_energy_j": m.joules,
-                   **batch_diagnostics(first, torch.empty(0, dtype=torch.long), dsp.y_train,
-                                       dsp.train_ids, feats, splits.n_classes)}
+        labeled_round, rows, train_gen, select_gen, pending = _fresh_state(cfg, dsp, feats, device)
     else:
-        labeled_round = state["labeled_round"].clone()
-        if labeled_round.shape != (n_pool,):
-            raise ValueError(f"checkpoint {str(ck_path)!r} has labeled_round of shape "
-                             f"{tuple(labeled_round.shape)}; the pool has {n_pool} points (data changed?)")
-        rows = list(state["rows"])
-        train_gen = ckpt.restore_generator(state["rng"]["train"])
-        select_gen = ckpt.restore_generator(state["rng"]["select"])
-        model.load_state_dict(state["model"])
+        labeled_round, rows, train_gen, select_gen = _resumed_state(state, ck_path, splits.n_train, model)
         pending = None
     if rs_path is not None:
         res.write_rows(rs_path, rows)  # the checkpoint is the truth; drop rows of an unfinished round
@@ -282,15 +252,8 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
     for r in range(len(rows), len(schedule)):
         if pending is None:
             # Select the batch of round r with the model trained in round r - 1.
-            before = (labeled_round >= 0).nonzero().squeeze(1)
-            budget = schedule[r] - schedule[r - 1]
-            with Meter(device) as m:
-                ctx = SelectionContext(model, dsp, labeled_round.to(device), cfg, device)
-                idx = select(cfg.strategy, ctx, budget, select_gen).cpu()
-            del ctx
-            labeled_round[idx] = r
-            pending = {"select_s": m.seconds, "select_energy_j": m.joules,
-                       **batch_diagnostics(idx, before, dsp.y_train, dsp.train_ids, feats, splits.n_classes)}
+            pending = _select_batch(cfg, model, dsp, labeled_round, schedule[r] - schedule[r - 1], r,
+                                    select_gen, feats, device)
 
         if cfg.reset or r == 0:
             model.load_state_dict(init_weights)
@@ -298,56 +261,139 @@ def _run(cfg: RunConfig, splits: Splits | None, ck_path: Path | None, rs_path: P
         use_dss = bool(cfg.dss) and not (r % cfg.dss_full_every == 0 or r == last)
         desc = f"{cfg.run_id} round {r}/{last} ({len(lab)} labels)"
         with Meter(device) as mt:
-            if cfg.ssl == "fixmatch":  # the unlabeled part of the pool, never the test split
-                from .ssl import train_fixmatch
-                unl = (labeled_round < 0).nonzero().squeeze(1).to(device)
-                stats = train_fixmatch(model, dsp.x_train[lab], dsp.y_train[lab], dsp.x_train[unl], cfg, train_gen,
-                                       info=info, device=device, progress=progress, desc=desc)
-            else:
-                stats = train(model, dsp.x_train[lab], dsp.y_train[lab], cfg, train_gen, info=info, device=device,
-                              use_dss=use_dss, progress=progress, desc=desc)
+            stats = _train_round(cfg, model, dsp, labeled_round, lab, train_gen, device, use_dss, progress, desc)
         check_finite(model, stats, f"run {cfg.run_id!r} round {r}")
         with Meter(device) as me:
-            test_acc = evaluate(model, dsp.x_test, dsp.y_test, info, device, cfg.eval_batch_size)
+            test_acc = evaluate(model, dsp.x_test, dsp.y_test, dsp.info, device, cfg.eval_batch_size)
 
-        energies = [pending["select_energy_j"], mt.joules, me.joules]
-        measured = [e for e in energies if not math.isnan(e)]
-        row = {
-            "experiment": cfg.experiment, "run_id": cfg.run_id, "dataset": cfg.dataset, "model": cfg.model,
-            "strategy": cfg.strategy, "seed": cfg.seed, "round": r, "n_labeled": int(len(lab)),
-            "test_acc": test_acc, "train_acc": stats.train_acc, "epochs": stats.epochs,
-            "train_s": mt.seconds, "select_s": pending["select_s"], "eval_s": me.seconds,
-            "energy_j": float(sum(measured)) if measured else math.nan,
-            "train_energy_j": mt.joules, "select_energy_j": pending["select_energy_j"],
-            "gpu_energy_j": mt.gpu_j, "cpu_energy_j": mt.cpu_j,
-            "train_loss": stats.loss, "stop": stats.stop, "n_seen": stats.n_seen,
-            "ssl_kept_frac": stats.history[-1] if cfg.ssl and stats.history else math.nan,
-            "swa_epochs": stats.swa_epochs, "dss_round": use_dss, "final": r == last,
-            "n_selected": pending["n_selected"], "sel_class_entropy": pending["sel_class_entropy"],
-            "sel_dup_frac": pending["sel_dup_frac"], "sel_dist_labeled": pending["sel_dist_labeled"],
-            "sel_class_counts": pending["sel_class_counts"], "sel_near_dup_frac": pending["sel_near_dup_frac"],
-        }
-        for k, v in cfg.to_dict().items():
-            if k not in ROW_SKIPPED_FIELDS:
-                row.setdefault(k, v)
+        row = _round_row(cfg, r, last, len(lab), test_acc, stats, mt, me, pending, use_dss)
         rows.append(row)
         pending = None
         if ck_path is not None:
-            weights = _state_dict_cpu(model)
-            if cfg.keep_round_models:  # before the checkpoint: a kill in between re-runs (and rewrites) round r
-                ckpt.save_checkpoint({
-                    "format": CHECKPOINT_FORMAT, "run_id": cfg.run_id, "round": r, "model": weights,
-                    "labeled_round": labeled_round.clone(), "rng": {"select": ckpt.generator_state(select_gen)},
-                }, ckpt.round_model_path(ck_path, r), keep_previous=False)
-            ckpt.save_checkpoint({
-                "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "labeled_round": labeled_round.clone(),
-                "rows": rows, "rng": {"train": ckpt.generator_state(train_gen),
-                                      "select": ckpt.generator_state(select_gen)},
-                "model": weights, "complete": r == last,
-            }, ck_path)
+            _save_round(cfg, ck_path, r, last, model, labeled_round, rows, train_gen, select_gen)
         if rs_path is not None:
             res.append_row(rs_path, row)
     return pd.DataFrame(rows)
+
+
+def _finished_rows(cfg: RunConfig, state: dict[str, Any] | None, ck_path: Path | None,
+                   rs_path: Path | None) -> list[dict[str, Any]] | None:
+    """The rows of a run already complete in its checkpoint or results file, else None."""
+    if state is not None:
+        diff = _config_diff(state["config"], cfg)
+        if diff:
+            raise ValueError(f"checkpoint {str(ck_path)!r} was written by a different config (fields "
+                             f"{diff} differ); use another checkpoint_dir or experiment name, or delete it")
+        if state.get("complete"):
+            if rs_path is not None:
+                res.write_rows(rs_path, state["rows"])
+            return state["rows"]
+    elif rs_path is not None and rs_path.exists():
+        done = res.read_rows(rs_path)
+        if done and done[-1].get("final") and all(r.get("run_id") == cfg.run_id for r in done):
+            return done
+    return None
+
+
+def _fresh_state(cfg: RunConfig, dsp: Splits, feats: Tensor, device: torch.device
+                 ) -> tuple[Tensor, list[dict[str, Any]], torch.Generator, torch.Generator, dict[str, Any]]:
+    """A new run's (labeled_round, rows, train_gen, select_gen, pending) with its seed set drawn."""
+    seed_gen = torch.Generator().manual_seed(derive_seed(base_seed(cfg), 3))
+    train_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 1))
+    select_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, 2))
+    labeled_round = torch.full((dsp.n_train,), -1, dtype=torch.int64)
+    with Meter(device) as m:
+        first = seed_set(cfg.seed_set, dsp.x_train, cfg.n_init, seed_gen, features=feats)
+    labeled_round[first] = 0
+    pending = {"select_s": m.seconds, "select_energy_j": m.joules,
+               **batch_diagnostics(first, torch.empty(0, dtype=torch.long), dsp.y_train,
+                                   dsp.train_ids, feats, dsp.n_classes)}
+    return labeled_round, [], train_gen, select_gen, pending
+
+
+def _resumed_state(state: dict[str, Any], ck_path: Path | None, n_pool: int, model: torch.nn.Module
+                   ) -> tuple[Tensor, list[dict[str, Any]], torch.Generator, torch.Generator]:
+    """(labeled_round, rows, train_gen, select_gen) of a checkpoint; loads its weights into model."""
+    labeled_round = state["labeled_round"].clone()
+    if labeled_round.shape != (n_pool,):
+        raise ValueError(f"checkpoint {str(ck_path)!r} has labeled_round of shape "
+                         f"{tuple(labeled_round.shape)}; the pool has {n_pool} points (data changed?)")
+    rows = list(state["rows"])
+    train_gen = ckpt.restore_generator(state["rng"]["train"])
+    select_gen = ckpt.restore_generator(state["rng"]["select"])
+    model.load_state_dict(state["model"])
+    return labeled_round, rows, train_gen, select_gen
+
+
+def _select_batch(cfg: RunConfig, model: torch.nn.Module, dsp: Splits, labeled_round: Tensor, budget: int,
+                  r: int, select_gen: torch.Generator, feats: Tensor, device: torch.device) -> dict[str, Any]:
+    """Select round r's batch into labeled_round (in place); returns its cost and diagnostics."""
+    from .strategies import SelectionContext, select
+
+    before = (labeled_round >= 0).nonzero().squeeze(1)
+    with Meter(device) as m:
+        ctx = SelectionContext(model, dsp, labeled_round.to(device), cfg, device)
+        idx = select(cfg.strategy, ctx, budget, select_gen).cpu()
+    del ctx
+    labeled_round[idx] = r
+    return {"select_s": m.seconds, "select_energy_j": m.joules,
+            **batch_diagnostics(idx, before, dsp.y_train, dsp.train_ids, feats, dsp.n_classes)}
+
+
+def _train_round(cfg: RunConfig, model: torch.nn.Module, dsp: Splits, labeled_round: Tensor, lab: Tensor,
+                 train_gen: torch.Generator, device: torch.device, use_dss: bool, progress: bool | str,
+                 desc: str) -> Any:
+    """Train model on the labeled points lab (FixMatch also on the unlabeled pool); returns TrainStats."""
+    if cfg.ssl == "fixmatch":  # the unlabeled part of the pool, never the test split
+        from .ssl import train_fixmatch
+        unl = (labeled_round < 0).nonzero().squeeze(1).to(device)
+        return train_fixmatch(model, dsp.x_train[lab], dsp.y_train[lab], dsp.x_train[unl], cfg, train_gen,
+                              info=dsp.info, device=device, progress=progress, desc=desc)
+    return train(model, dsp.x_train[lab], dsp.y_train[lab], cfg, train_gen, info=dsp.info, device=device,
+                 use_dss=use_dss, progress=progress, desc=desc)
+
+
+def _round_row(cfg: RunConfig, r: int, last: int, n_labeled: int, test_acc: float, stats: Any, mt: Meter,
+               me: Meter, pending: dict[str, Any], use_dss: bool) -> dict[str, Any]:
+    """The row of round r: its measurements, its batch's diagnostics, then the config fields."""
+    energies = [pending["select_energy_j"], mt.joules, me.joules]
+    measured = [e for e in energies if not math.isnan(e)]
+    row = {
+        "experiment": cfg.experiment, "run_id": cfg.run_id, "dataset": cfg.dataset, "model": cfg.model,
+        "strategy": cfg.strategy, "seed": cfg.seed, "round": r, "n_labeled": int(n_labeled),
+        "test_acc": test_acc, "train_acc": stats.train_acc, "epochs": stats.epochs,
+        "train_s": mt.seconds, "select_s": pending["select_s"], "eval_s": me.seconds,
+        "energy_j": float(sum(measured)) if measured else math.nan,
+        "train_energy_j": mt.joules, "select_energy_j": pending["select_energy_j"],
+        "gpu_energy_j": mt.gpu_j, "cpu_energy_j": mt.cpu_j,
+        "train_loss": stats.loss, "stop": stats.stop, "n_seen": stats.n_seen,
+        "ssl_kept_frac": stats.history[-1] if cfg.ssl and stats.history else math.nan,
+        "swa_epochs": stats.swa_epochs, "dss_round": use_dss, "final": r == last,
+        "n_selected": pending["n_selected"], "sel_class_entropy": pending["sel_class_entropy"],
+        "sel_dup_frac": pending["sel_dup_frac"], "sel_dist_labeled": pending["sel_dist_labeled"],
+        "sel_class_counts": pending["sel_class_counts"], "sel_near_dup_frac": pending["sel_near_dup_frac"],
+    }
+    for k, v in cfg.to_dict().items():
+        if k not in ROW_SKIPPED_FIELDS:
+            row.setdefault(k, v)
+    return row
+
+
+def _save_round(cfg: RunConfig, ck_path: Path, r: int, last: int, model: torch.nn.Module, labeled_round: Tensor,
+                rows: list[dict[str, Any]], train_gen: torch.Generator, select_gen: torch.Generator) -> None:
+    """Checkpoint the run after round r (and, with keep_round_models, round r's model first)."""
+    weights = _state_dict_cpu(model)
+    if cfg.keep_round_models:  # before the checkpoint: a kill in between re-runs (and rewrites) round r
+        ckpt.save_checkpoint({
+            "format": CHECKPOINT_FORMAT, "run_id": cfg.run_id, "round": r, "model": weights,
+            "labeled_round": labeled_round.clone(), "rng": {"select": ckpt.generator_state(select_gen)},
+        }, ckpt.round_model_path(ck_path, r), keep_previous=False)
+    ckpt.save_checkpoint({
+        "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "labeled_round": labeled_round.clone(),
+        "rows": rows, "rng": {"train": ckpt.generator_state(train_gen),
+                              "select": ckpt.generator_state(select_gen)},
+        "model": weights, "complete": r == last,
+    }, ck_path)
 
 
 def _data_key(cfg: RunConfig) -> tuple:
