@@ -53,7 +53,7 @@ def bare_loop(model, x, y, info, batch_size, epochs, gen, device):
             opt.step()
 
 
-def throughput(model_name, dataset, n, batch_size, epochs, device, repeats=2):
+def throughput(model_name, dataset, n, batch_size, epochs, device, repeats=2, precision="auto", compile_model=False):
     info = DATASETS[dataset]
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, info.channels, info.size, info.size), generator=g, dtype=torch.uint8).to(device)
@@ -65,7 +65,8 @@ def throughput(model_name, dataset, n, batch_size, epochs, device, repeats=2):
 
     # Random labels keep the accuracy below the cut-off, so train() runs every epoch.
     cfg = RunConfig(dataset=dataset, model=model_name, batch_size=batch_size, max_epochs=epochs, lr=1e-3,
-                    train_acc_cutoff=1.0, patience=10_000, augment=False)
+                    train_acc_cutoff=1.0, patience=10_000, augment=False, precision=precision,
+                    compile_model=compile_model)
     results = {}
     cases = {
         "bare": lambda m: bare_loop(m, x, y, info, batch_size, epochs, torch.Generator().manual_seed(1), device),
@@ -114,12 +115,16 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (default 1: on a shared machine, idle-spinning OpenMP threads of "
                          "other processes make multi-threaded timings swing by 2x)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                    help="RunConfig.precision of the train() cases (the bare loop keeps the device default)")
+    ap.add_argument("--compile", action="store_true", help="RunConfig.compile_model=True for the train() cases")
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
+    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
+          f"precision={args.precision} compile={args.compile}", flush=True)
 
     if not args.skip_throughput:
         if device.type == "cuda":
@@ -132,7 +137,8 @@ def main(argv=None):
         for model_name, dataset in (("mnist_net", "mnist"), ("resnet18", "cifar10")):
             n, epochs = sizes[model_name]
             for bs in (20, 128):
-                r = throughput(model_name, dataset, n, bs, epochs, device)
+                r = throughput(model_name, dataset, n, bs, epochs, device, precision=args.precision,
+                               compile_model=args.compile)
                 ratio = r["train"] / r["bare"]
                 rows.append((model_name, bs, r["bare"], r["train"], ratio, r["train+aug"]))
                 print(f"{model_name:10s} batch {bs:4d}: bare {r['bare']:9.1f} ex/s  train() {r['train']:9.1f} ex/s "
