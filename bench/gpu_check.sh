@@ -15,8 +15,9 @@ mkdir -p "$OUT"
 PY=.venv/bin/python
 [ -x "$PY" ] || { bash ci/setup.sh >"$OUT/setup.log" 2>&1 || { echo "setup failed: $OUT/setup.log"; exit 1; }; }
 "$PY" - <<'EOF' || { echo "no CUDA device visible to torch: nothing to check"; exit 1; }
-import torch
-assert torch.cuda.is_available()
+import sys, torch
+if not torch.cuda.is_available():
+    sys.exit(1)
 print("device:", torch.cuda.get_device_name(0), "| torch", torch.__version__, "| CUDA", torch.version.cuda)
 EOF
 status=0
