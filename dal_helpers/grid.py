@@ -351,11 +351,7 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
     Returns {"ran": [cell ids], "skipped": [...], "failed": [{"cell", "notebook", "error"}],
     "report": path of the report notebook or None, "index": path of index.html or None}."""
     log = log or (lambda msg: None)
-    spec = load_grid(grid) if not isinstance(grid, Mapping) else {**grid}
-    for key in ("parameters", "split", "grid"):
-        spec.setdefault(key, {})
-    spec.setdefault("cases", [])
-    spec.setdefault("name", "grid")
+    spec = _grid_spec(grid)
     if workers < 1:
         raise ValueError(f"workers={workers} is invalid; allowed: an integer >= 1")
     notebook = Path(notebook).resolve()
@@ -369,10 +365,39 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
     out.mkdir(parents=True, exist_ok=True)
     _write_json_atomic(out / "grid.json", {"notebook": str(notebook), "spec": spec, "overrides": overrides,
                                            "cells": [dataclasses.asdict(c) for c in cells]})
-    jobs, skipped = [], []
     threads = None
     if scheduler is None and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
+    jobs, skipped = _cell_jobs(cells, notebook, out, shared, kernel, timeout, threads, force)
+    log(f"[dal-grid] {spec['name']}: {len(cells)} cells, {len(skipped)} already complete, {len(jobs)} to run"
+        + (f" on {scheduler}" if scheduler else f" with {workers} worker(s)") + f" -> {out}")
+
+    ran: list[str] = []
+    failed: list[dict[str, Any]] = []
+    _execute_jobs(jobs, _result_recorder(jobs, ran, failed, log), workers, scheduler, out, log)
+
+    summary: dict[str, Any] = {"ran": ran, "skipped": skipped, "failed": failed, "report": None, "index": None}
+    if report:
+        _run_report(notebook, spec, overrides, shared, kernel, timeout, out, report_dir, summary, log)
+    if failed:
+        log(f"[dal-grid] {len(failed)} failed: " + ", ".join(f["notebook"] for f in failed))
+    return summary
+
+
+def _grid_spec(grid: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
+    """The grid spec (loaded from YAML, or a copy of the mapping) with its optional keys filled in."""
+    spec = load_grid(grid) if not isinstance(grid, Mapping) else {**grid}
+    for key in ("parameters", "split", "grid"):
+        spec.setdefault(key, {})
+    spec.setdefault("cases", [])
+    spec.setdefault("name", "grid")
+    return spec
+
+
+def _cell_jobs(cells: list[Cell], notebook: Path, out: Path, shared: dict[str, str], kernel: str | None,
+               timeout: float | None, threads: int | None, force: bool) -> tuple[list[dict], list[str]]:
+    """(execute_notebook keyword sets of the cells to run, ids of the cells already complete)."""
+    jobs, skipped = [], []
     for cell in cells:
         cell_dir = out / "cells" / cell.cell_id
         if cell_done(cell_dir) and not force:
@@ -381,10 +406,12 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
         jobs.append(dict(notebook=str(notebook), output=str(cell_dir / notebook.name),
                          parameters={**cell.parameters, **shared, "mode": "run"}, kernel=kernel,
                          cwd=str(notebook.parent), timeout=timeout, threads=threads, marker_dir=str(cell_dir)))
-    log(f"[dal-grid] {spec['name']}: {len(cells)} cells, {len(skipped)} already complete, {len(jobs)} to run"
-        + (f" on {scheduler}" if scheduler else f" with {workers} worker(s)") + f" -> {out}")
+    return jobs, skipped
 
-    ran, failed = [], []
+
+def _result_recorder(jobs: list[dict], ran: list[str], failed: list[dict[str, Any]],
+                     log: Callable[[str], None]) -> Callable[[dict], None]:
+    """A callback that files each execution record under ran or failed (by cell id) and logs it."""
     by_notebook = {job["output"]: Path(job["marker_dir"]).name for job in jobs}
 
     def on_result(record: dict) -> None:
@@ -396,6 +423,12 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
             failed.append({"cell": cell_id, "notebook": record["notebook"], "error": record["error"]})
             log(f"[dal-grid] FAILED {cell_id}: {record['error']}\n           notebook: {record['notebook']}")
 
+    return on_result
+
+
+def _execute_jobs(jobs: list[dict], on_result: Callable[[dict], None], workers: int, scheduler: str | None,
+                  out: Path, log: Callable[[str], None]) -> None:
+    """Run the jobs serially or on Dask; on Ctrl-C, kill the kernels and remove partial files."""
     try:
         if jobs and (scheduler is not None or workers > 1):
             _run_dask(jobs, on_result, workers, scheduler, log)
@@ -408,24 +441,24 @@ def run_grid(notebook: str | os.PathLike, grid: str | os.PathLike | Mapping[str,
         _remove_partials(out)
         raise
 
-    summary: dict[str, Any] = {"ran": ran, "skipped": skipped, "failed": failed, "report": None, "index": None}
-    if report:
-        report_nb = out / notebook.name
-        record = execute_notebook(str(notebook), str(report_nb),
-                                  {**report_parameters(spec, overrides), **shared, "mode": "report"},
-                                  kernel=kernel, cwd=str(notebook.parent), timeout=timeout)
-        summary["report"] = str(report_nb)
-        if record["status"] != "done":
-            failed.append({"cell": "report", "notebook": str(report_nb), "error": record["error"]})
-            log(f"[dal-grid] FAILED report: {record['error']}\n           notebook: {report_nb}")
-        from . import report as report_module
 
-        index = report_module.build(out, report_dir if report_dir is not None else out / "report")
-        summary["index"] = str(index)
-        log(f"[dal-grid] report: {index}")
-    if failed:
-        log(f"[dal-grid] {len(failed)} failed: " + ", ".join(f["notebook"] for f in failed))
-    return summary
+def _run_report(notebook: Path, spec: dict[str, Any], overrides: Mapping[str, Any] | None, shared: dict[str, str],
+                kernel: str | None, timeout: float | None, out: Path, report_dir: str | os.PathLike | None,
+                summary: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Execute the notebook in report mode and build the HTML report, filling summary's report and index."""
+    report_nb = out / notebook.name
+    record = execute_notebook(str(notebook), str(report_nb),
+                              {**report_parameters(spec, overrides), **shared, "mode": "report"},
+                              kernel=kernel, cwd=str(notebook.parent), timeout=timeout)
+    summary["report"] = str(report_nb)
+    if record["status"] != "done":
+        summary["failed"].append({"cell": "report", "notebook": str(report_nb), "error": record["error"]})
+        log(f"[dal-grid] FAILED report: {record['error']}\n           notebook: {report_nb}")
+    from . import report as report_module
+
+    index = report_module.build(out, report_dir if report_dir is not None else out / "report")
+    summary["index"] = str(index)
+    log(f"[dal-grid] report: {index}")
 
 
 def main(argv: list[str] | None = None) -> int:
