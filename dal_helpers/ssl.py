@@ -160,45 +160,13 @@ def train_fixmatch(model: nn.Module, x: Tensor, y: Tensor, x_pool: Tensor, cfg, 
     mean = torch.tensor(info.mean, device=device, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(info.std, device=device, dtype=torch.float32).view(1, -1, 1, 1)
     norm = lambda t: (t.float() / 255.0 - mean) / std  # noqa: E731
-    b, mu = cfg.batch_size, cfg.ssl_mu
     bar = progress_bar(passes, desc, progress)
     with torch.random.fork_rng(devices=rng_fork_devices(device)):
         torch.manual_seed(_seed_from(gen))
         model.train()
         for p in range(passes):
-            perm = torch.randperm(len(y), generator=gen).to(device)
-            correct = torch.zeros((), dtype=torch.long, device=device)
-            kept = torch.zeros((), dtype=torch.long, device=device)
-            loss_sum = torch.zeros((), dtype=torch.float32, device=device)
-            seen = n_u = 0
-            for k in range(per):
-                idx = perm[(k * b) % len(y):][:b]
-                if len(idx) < b:                                      # wrap: every batch has B labeled images
-                    idx = torch.cat([idx, perm[:b - len(idx)]])
-                xl = augment(x[idx], gen, pad=4, hflip=info.hflip)
-                if len(x_pool):
-                    u = torch.randint(0, len(x_pool), (mu * b,), generator=gen).to(device)
-                    xu = x_pool[u]
-                    xw, xs = augment(xu, gen, pad=4, hflip=info.hflip), strong_augment(xu, gen)
-                    batch = torch.cat([xl, xw, xs])
-                else:
-                    batch = xl
-                with autocast(device, cfg.precision):
-                    out = model(norm(batch))
-                    out_l = out[:len(idx)]
-                    loss = F.cross_entropy(out_l, y[idx])
-                    if len(x_pool):
-                        lu, mask = fixmatch_unlabeled_loss(out[len(idx):len(idx) + mu * b], out[len(idx) + mu * b:],
-                                                           cfg.ssl_threshold)
-                        loss = loss + cfg.ssl_weight * lu
-                        kept += mask.sum()
-                        n_u += mu * b
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                correct += (out_l.argmax(1) == y[idx]).sum()
-                loss_sum += loss.detach().float() * len(idx)
-                seen += len(idx)
+            correct, kept, loss_sum, seen, n_u = _fixmatch_pass(model, opt, x, y, x_pool, norm, per, cfg, info,
+                                                                gen, device)
             loss_mean = float(loss_sum) / seen
             if not math.isfinite(loss_mean):
                 if bar is not None:
@@ -217,3 +185,52 @@ def train_fixmatch(model: nn.Module, x: Tensor, y: Tensor, x_pool: Tensor, cfg, 
                 bar.update(1)
     stats.stop = "ssl_steps"
     return finish(stats, bar, device, t0)
+
+
+def _fixmatch_pass(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor, x_pool: Tensor, norm,
+                   per: int, cfg, info: DatasetInfo, gen: torch.Generator,
+                   device: torch.device) -> tuple[Tensor, Tensor, Tensor, int, int]:
+    """One pass of `per` FixMatch steps over a fresh order of the labeled set. Returns (correct, kept,
+    loss_sum, seen, n_u): device tensors of correct labeled predictions, kept pseudo-labels and summed
+    labeled-weighted loss, and the counts of labeled and unlabeled images seen."""
+    b, mu = cfg.batch_size, cfg.ssl_mu
+    perm = torch.randperm(len(y), generator=gen).to(device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    kept = torch.zeros((), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+    seen = n_u = 0
+    for k in range(per):
+        idx = perm[(k * b) % len(y):][:b]
+        if len(idx) < b:                                      # wrap: every batch has B labeled images
+            idx = torch.cat([idx, perm[:b - len(idx)]])
+        batch = _fixmatch_batch(x[idx], x_pool, mu * b, info.hflip, gen, device)
+        with autocast(device, cfg.precision):
+            out = model(norm(batch))
+            out_l = out[:len(idx)]
+            loss = F.cross_entropy(out_l, y[idx])
+            if len(x_pool):
+                lu, mask = fixmatch_unlabeled_loss(out[len(idx):len(idx) + mu * b], out[len(idx) + mu * b:],
+                                                   cfg.ssl_threshold)
+                loss = loss + cfg.ssl_weight * lu
+                kept += mask.sum()
+                n_u += mu * b
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        correct += (out_l.argmax(1) == y[idx]).sum()
+        loss_sum += loss.detach().float() * len(idx)
+        seen += len(idx)
+    return correct, kept, loss_sum, seen, n_u
+
+
+def _fixmatch_batch(x_lab: Tensor, x_pool: Tensor, n_unlabeled: int, hflip: bool, gen: torch.Generator,
+                    device: torch.device) -> Tensor:
+    """One step's images: weak views of x_lab, then (with a pool) weak and strong views of n_unlabeled
+    pool images drawn with replacement, concatenated in that order."""
+    xl = augment(x_lab, gen, pad=4, hflip=hflip)
+    if not len(x_pool):
+        return xl
+    u = torch.randint(0, len(x_pool), (n_unlabeled,), generator=gen).to(device)
+    xu = x_pool[u]
+    xw, xs = augment(xu, gen, pad=4, hflip=hflip), strong_augment(xu, gen)
+    return torch.cat([xl, xw, xs])
