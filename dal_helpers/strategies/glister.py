@@ -71,12 +71,9 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
     dev = a.device
     a, h = a.float(), h.float()
     ht, vt = _with_bias(h), _with_bias(val_h.float().to(dev))
-    z = val_logits.float().to(dev).clone()
+    z = _start_logits(val_logits, vt, start, lr)
     y = val_y.to(dev)
     n_val = len(y)
-    if start is not None and len(start[0]) > 0:
-        a_l, h_l = start[0].float().to(dev), _with_bias(start[1].float().to(dev))
-        z -= lr * (vt @ (h_l.T @ a_l))                       # (V, D+1) @ (D+1, C)
     use_kernel = n_val < ht.shape[1]
     kern = ht @ vt.T if use_kernel else None                  # (N, V)
     taken = torch.zeros(n, dtype=torch.bool, device=dev)
@@ -84,15 +81,7 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
     n_greedy = budget
     if regularizer == "random":
         n_greedy = max(1, budget - int(round(GLISTER_RANDOM_FRACTION * budget)))
-    if regularizer in ("diversity", "facility_location"):
-        unit = h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        closest = torch.zeros(n, device=dev)                  # max cosine similarity to the picks
-        if regularizer == "facility_location":
-            if gen is None:
-                raise ValueError("regularizer='facility_location' needs a generator for its ground set")
-            ground = torch.randperm(n, generator=gen, device=gen.device)[:GLISTER_FL_SAMPLE].to(dev)
-            fl_sim = (unit @ unit[ground].T).clamp_min(0.0)   # (N, G), similarities >= 0
-            cover = torch.zeros(len(ground), device=dev)
+    reg = _Regularizer(regularizer, h, gen, dev) if regularizer in ("diversity", "facility_location") else None
     bounded = prune and regularizer in (None, "random")
     if bounded:
         search = _StaleGains(a, kern if use_kernel else ht)
@@ -101,35 +90,70 @@ def glister_greedy(a: Tensor, h: Tensor, val_logits: Tensor, val_y: Tensor, val_
         r[torch.arange(n_val, device=dev), y] -= 1.0
         if bounded:
             j = search.argmax(r.T if use_kernel else r.T @ vt, taken)
-        elif use_kernel:
-            gains = (a * (kern @ r)).sum(1)
         else:
-            gains = (a * (ht @ (r.T @ vt).T)).sum(1)
-        if regularizer in ("diversity", "facility_location"):
-            gains = gains / gains.abs().max().clamp_min(1e-12)
-            if regularizer == "diversity":
-                gains = gains - GLISTER_LAMBDA * closest
-            else:
-                fl = (fl_sim - cover[None, :]).clamp_min(0.0).sum(1)
-                gains = gains + GLISTER_LAMBDA * fl / fl.max().clamp_min(1e-12)
-        if not bounded:
+            gains = (a * (kern @ r)).sum(1) if use_kernel else (a * (ht @ (r.T @ vt).T)).sum(1)
+            if reg is not None:
+                gains = reg.adjust(gains)
             gains = torch.where(taken, torch.tensor(float("-inf"), device=dev), gains)
             j = int(torch.argmax(gains))
         picks.append(j)
         taken[j] = True
         k_jv = kern[j] if use_kernel else vt @ ht[j]          # (V,)
         z -= lr * k_jv[:, None] * a[j][None, :]
-        if regularizer == "diversity":
-            closest = torch.maximum(closest, unit @ unit[j])
-        elif regularizer == "facility_location":
-            cover = torch.maximum(cover, fl_sim[j])
+        if reg is not None:
+            reg.add(j)
     if n_greedy < budget:
-        if gen is None:
-            raise ValueError("regularizer='random' needs a generator")
-        free = (~taken).nonzero().squeeze(1)
-        extra = free[torch.randperm(len(free), generator=gen, device=gen.device)[:budget - n_greedy].to(dev)]
-        picks.extend(extra.tolist())
+        picks.extend(_random_rest(taken, budget - n_greedy, gen))
     return torch.tensor(picks, dtype=torch.int64, device=dev)
+
+
+def _start_logits(val_logits: Tensor, vt: Tensor, start: tuple[Tensor, Tensor] | None, lr: float) -> Tensor:
+    """The validation logits (V, C) at the look-ahead's start: moved by the labeled set's step, if any."""
+    dev = vt.device
+    z = val_logits.float().to(dev).clone()
+    if start is not None and len(start[0]) > 0:
+        a_l, h_l = start[0].float().to(dev), _with_bias(start[1].float().to(dev))
+        z -= lr * (vt @ (h_l.T @ a_l))                       # (V, D+1) @ (D+1, C)
+    return z
+
+
+class _Regularizer:
+    """The "diversity" or "facility_location" term of the greedy search, updated as points are picked."""
+
+    def __init__(self, kind: str, h: Tensor, gen: torch.Generator | None, dev: torch.device) -> None:
+        n = h.shape[0]
+        self.kind = kind
+        self.unit = h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.closest = torch.zeros(n, device=dev)             # max cosine similarity to the picks
+        if kind == "facility_location":
+            if gen is None:
+                raise ValueError("regularizer='facility_location' needs a generator for its ground set")
+            ground = torch.randperm(n, generator=gen, device=gen.device)[:GLISTER_FL_SAMPLE].to(dev)
+            self.fl_sim = (self.unit @ self.unit[ground].T).clamp_min(0.0)   # (N, G), similarities >= 0
+            self.cover = torch.zeros(len(ground), device=dev)
+
+    def adjust(self, gains: Tensor) -> Tensor:
+        """Gains rescaled to [-1, 1] plus GLISTER_LAMBDA times the regulariser's term."""
+        gains = gains / gains.abs().max().clamp_min(1e-12)
+        if self.kind == "diversity":
+            return gains - GLISTER_LAMBDA * self.closest
+        fl = (self.fl_sim - self.cover[None, :]).clamp_min(0.0).sum(1)
+        return gains + GLISTER_LAMBDA * fl / fl.max().clamp_min(1e-12)
+
+    def add(self, j: int) -> None:
+        """Account for pool point j having been picked."""
+        if self.kind == "diversity":
+            self.closest = torch.maximum(self.closest, self.unit @ self.unit[j])
+        else:
+            self.cover = torch.maximum(self.cover, self.fl_sim[j])
+
+
+def _random_rest(taken: Tensor, count: int, gen: torch.Generator | None) -> list[int]:
+    """`count` positions drawn uniformly from those not taken (regulariser "random"), in draw order."""
+    if gen is None:
+        raise ValueError("regularizer='random' needs a generator")
+    free = (~taken).nonzero().squeeze(1)
+    return free[torch.randperm(len(free), generator=gen, device=gen.device)[:count].to(taken.device)].tolist()
 
 
 _BATCH = 256          # gains refreshed together while searching for the argmax
