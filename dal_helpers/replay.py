@@ -111,16 +111,9 @@ def replay(cfg_or_run: RunConfig | Mapping[str, Any] | pd.DataFrame, strategies:
     `sel_*` diagnostics of loop.batch_diagnostics, and select_s (wall seconds of the selection).
     Raises FileNotFoundError when the run has no checkpoint or no kept round models."""
     from . import loop
-    from .strategies import SelectionContext, get_strategy, select
 
     cfg = as_config(cfg_or_run)
-    strategies = list(strategies)
-    if not strategies:
-        raise ValueError("strategies=[] is invalid; allowed: one or more registered strategy names")
-    if len(set(strategies)) < len(strategies):
-        raise ValueError(f"strategies={strategies} repeats a name; allowed: distinct strategy names")
-    for s in strategies:
-        get_strategy(s)
+    strategies = _checked_strategies(strategies)
     ck_path = loop.checkpoint_path(checkpoint_dir, cfg)
     where = f"run {cfg.run_id!r} in {str(ck_path.parent)!r}"
     state = ckpt.load_checkpoint(ck_path)
@@ -137,40 +130,70 @@ def replay(cfg_or_run: RunConfig | Mapping[str, Any] | pd.DataFrame, strategies:
     feats = seed_features(dsp.x_train)
     out: list[dict[str, Any]] = []
     for r in todo:
-        kept = ckpt.read_checkpoint(ckpt.round_model_path(ck_path, r))
-        if kept.get("run_id") != cfg.run_id or kept.get("round") != r:
-            raise ValueError(f"round model {str(ckpt.round_model_path(ck_path, r))!r} belongs to run "
-                             f"{kept.get('run_id')!r} round {kept.get('round')}, not {cfg.run_id!r} round {r}")
-        labeled_round = kept["labeled_round"]
-        before = (labeled_round >= 0).nonzero().squeeze(1)
+        kept = _round_model(ck_path, cfg, r)
         model = loop.initial_model(cfg, splits)
         model.load_state_dict(kept["model"])
         model = model.to(device)
-        budget = schedule[r + 1] - schedule[r]
         recorded = (final == r + 1).nonzero().squeeze(1) if r + 1 < n_done else None
-        batches: dict[str, Tensor] = {}
-        rows = []
-        for s in strategies:
-            gen = ckpt.restore_generator(kept["rng"]["select"])   # the state the loop selected with
-            with Meter(device) as m:
-                ctx = SelectionContext(model, dsp, labeled_round.to(device), cfg.replace(strategy=s), device)
-                idx = select(s, ctx, budget, gen).cpu()
-            del ctx
-            batches[s] = idx
-            diag = loop.batch_diagnostics(idx, before, dsp.y_train, dsp.train_ids, feats, splits.n_classes)
-            rows.append({
-                "experiment": cfg.experiment, "run_id": cfg.run_id, "run_strategy": cfg.strategy, "strategy": s,
-                "seed": cfg.seed, "dataset": cfg.dataset, "model": cfg.model, "round": r, "batch_round": r + 1,
-                "n_labeled": int(len(before)), "budget": int(budget), "selected": sorted(idx.tolist()),
-                "jaccard_run": jaccard(idx, recorded) if recorded is not None else float("nan"),
-                "shared_run": shared(idx, recorded) if recorded is not None else float("nan"),
-                **diag, "select_s": m.seconds,
-            })
-        for row, s in zip(rows, strategies):
-            for other in strategies:
-                row[f"jaccard_{other}"] = jaccard(batches[s], batches[other])
-        out.extend(rows)
+        out.extend(_replay_round(cfg, strategies, r, kept, model, dsp, feats, schedule[r + 1] - schedule[r],
+                                 recorded, device))
     return pd.DataFrame(out)
+
+
+def _checked_strategies(strategies: Sequence[str]) -> list[str]:
+    """strategies as a list, after checking it is non-empty, without repeats and all registered."""
+    from .strategies import get_strategy
+
+    strategies = list(strategies)
+    if not strategies:
+        raise ValueError("strategies=[] is invalid; allowed: one or more registered strategy names")
+    if len(set(strategies)) < len(strategies):
+        raise ValueError(f"strategies={strategies} repeats a name; allowed: distinct strategy names")
+    for s in strategies:
+        get_strategy(s)
+    return strategies
+
+
+def _round_model(ck_path: os.PathLike, cfg: RunConfig, r: int) -> dict[str, Any]:
+    """The kept round-r model file of the run, checked to belong to that run and round."""
+    kept = ckpt.read_checkpoint(ckpt.round_model_path(ck_path, r))
+    if kept.get("run_id") != cfg.run_id or kept.get("round") != r:
+        raise ValueError(f"round model {str(ckpt.round_model_path(ck_path, r))!r} belongs to run "
+                         f"{kept.get('run_id')!r} round {kept.get('round')}, not {cfg.run_id!r} round {r}")
+    return kept
+
+
+def _replay_round(cfg: RunConfig, strategies: list[str], r: int, kept: dict[str, Any], model: torch.nn.Module,
+                  dsp: Splits, feats: Tensor, budget: int, recorded: Tensor | None,
+                  device: torch.device) -> list[dict[str, Any]]:
+    """The replay rows of round r: each strategy's batch from the round model, and their overlaps."""
+    from . import loop
+    from .strategies import SelectionContext, select
+
+    labeled_round = kept["labeled_round"]
+    before = (labeled_round >= 0).nonzero().squeeze(1)
+    batches: dict[str, Tensor] = {}
+    rows = []
+    for s in strategies:
+        gen = ckpt.restore_generator(kept["rng"]["select"])   # the state the loop selected with
+        with Meter(device) as m:
+            ctx = SelectionContext(model, dsp, labeled_round.to(device), cfg.replace(strategy=s), device)
+            idx = select(s, ctx, budget, gen).cpu()
+        del ctx
+        batches[s] = idx
+        diag = loop.batch_diagnostics(idx, before, dsp.y_train, dsp.train_ids, feats, dsp.n_classes)
+        rows.append({
+            "experiment": cfg.experiment, "run_id": cfg.run_id, "run_strategy": cfg.strategy, "strategy": s,
+            "seed": cfg.seed, "dataset": cfg.dataset, "model": cfg.model, "round": r, "batch_round": r + 1,
+            "n_labeled": int(len(before)), "budget": int(budget), "selected": sorted(idx.tolist()),
+            "jaccard_run": jaccard(idx, recorded) if recorded is not None else float("nan"),
+            "shared_run": shared(idx, recorded) if recorded is not None else float("nan"),
+            **diag, "select_s": m.seconds,
+        })
+    for row, s in zip(rows, strategies):
+        for other in strategies:
+            row[f"jaccard_{other}"] = jaccard(batches[s], batches[other])
+    return rows
 
 
 def overlap_matrix(df: pd.DataFrame) -> pd.DataFrame:
