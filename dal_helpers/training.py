@@ -353,25 +353,8 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
             if use_dss and epoch % cfg.dss_interval == 0:
                 sub = gradmatch_subset(model, x, y, cfg.dss_fraction, info, device, gen, cfg.eval_batch_size)
                 stats.n_subsets += 1
-            xa, ya, wa = _epoch_order(x, y, sub if use_dss else None, cfg.augment, info.hflip, gen, device)
-            correct, loss_sum = _epoch_steps(net, opt, xa, ya, wa, cfg, mean, std, device)
-            m = len(ya)
-            loss_mean = float(loss_sum) / m
-            stats.n_seen += m
-            if not math.isfinite(loss_mean):
-                if bar is not None:
-                    bar.close()
-                raise FloatingPointError(
-                    f"training loss is {loss_mean} in epoch {epoch + 1} at learning rate "
-                    f"{opt.param_groups[0]['lr']:g} (optimizer={cfg.optimizer}, batch_size={cfg.batch_size}); "
-                    "lower cfg.lr")
-            if cfg.train_acc_mode == "eval":
-                xs, ys = (x[sub[0]], y[sub[0]]) if use_dss else (x, y)
-                acc = accuracy(model, xs, ys, info, device, cfg.eval_batch_size)
-            else:
-                acc = float(correct) / m
-            stats.epochs, stats.train_acc, stats.loss = epoch + 1, acc, loss_mean
-            stats.history.append(acc)
+            acc, loss_mean = _train_epoch(model, net, opt, x, y, sub if use_dss else None, cfg, gen, info, device,
+                                          mean, std, epoch, stats, bar)
             swa.end_epoch(model, opt, sched, cfg, acc, stats)
             if bar is not None:
                 bar.set_postfix_str(f"train acc {100 * acc:.1f}% loss {loss_mean:.3f}", refresh=False)
@@ -385,6 +368,33 @@ def train(model: nn.Module, x: Tensor, y: Tensor, cfg, gen: torch.Generator, *, 
             model.load_state_dict(swa.model.module.state_dict())
             _update_bn(model, x, info, device, cfg.eval_batch_size)
     return finish(stats, bar, device, t0)
+
+
+def _train_epoch(model: nn.Module, net: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor, subset,
+                 cfg, gen: torch.Generator, info: DatasetInfo, device: torch.device, mean: Tensor, std: Tensor,
+                 epoch: int, stats: TrainStats, bar) -> tuple[float, float]:
+    """One epoch of `train` over (x, y), or the GRAD-MATCH subset (positions, weights) when given; records
+    it in stats and returns (training accuracy, mean loss). Raises FloatingPointError on a non-finite loss."""
+    xa, ya, wa = _epoch_order(x, y, subset, cfg.augment, info.hflip, gen, device)
+    correct, loss_sum = _epoch_steps(net, opt, xa, ya, wa, cfg, mean, std, device)
+    m = len(ya)
+    loss_mean = float(loss_sum) / m
+    stats.n_seen += m
+    if not math.isfinite(loss_mean):
+        if bar is not None:
+            bar.close()
+        raise FloatingPointError(
+            f"training loss is {loss_mean} in epoch {epoch + 1} at learning rate "
+            f"{opt.param_groups[0]['lr']:g} (optimizer={cfg.optimizer}, batch_size={cfg.batch_size}); "
+            "lower cfg.lr")
+    if cfg.train_acc_mode == "eval":
+        xs, ys = (x[subset[0]], y[subset[0]]) if subset is not None else (x, y)
+        acc = accuracy(model, xs, ys, info, device, cfg.eval_batch_size)
+    else:
+        acc = float(correct) / m
+    stats.epochs, stats.train_acc, stats.loss = epoch + 1, acc, loss_mean
+    stats.history.append(acc)
+    return acc, loss_mean
 
 
 def _epoch_order(x: Tensor, y: Tensor, subset, augment: bool, hflip: bool, gen: torch.Generator,
