@@ -153,11 +153,19 @@ class RunConfig:
         """Check every field's type (from its annotation, see `check_field_types`) and then its range;
         raises TypeError / ValueError naming the field, the value and what is allowed."""
         check_field_types(self)
+        self._validate_schedule()
+        self._validate_training()
+        self._validate_data_and_strategies()
+        self._validate_execution()
 
-        def need(cond: bool, name: str, allowed: str) -> None:
-            if not cond:
-                raise ValueError(f"{name}={getattr(self, name)!r} is invalid; allowed: {allowed}")
+    def _need(self, cond: bool, name: str, allowed: str) -> None:
+        """Raise ValueError naming field `name`, its value and what is allowed, unless cond holds."""
+        if not cond:
+            raise ValueError(f"{name}={getattr(self, name)!r} is invalid; allowed: {allowed}")
 
+    def _validate_schedule(self) -> None:
+        """Range checks of what is run and of the AL schedule (experiment name, seeds, sizes, seed set)."""
+        need = self._need
         from .results import check_name
         check_name("experiment", self.experiment)
         need(self.seed >= 0, "seed", "an integer >= 0")
@@ -170,6 +178,10 @@ class RunConfig:
         need(self.n_rounds is not None or self.label_cap is not None, "n_rounds",
              "an integer when label_cap is None (the run needs an end)")
         need(self.seed_set in SEED_SETS, "seed_set", ", ".join(SEED_SETS))
+
+    def _validate_training(self) -> None:
+        """Range checks of the training knobs (epochs, optimiser, SWA, GRAD-MATCH, FixMatch)."""
+        need = self._need
         need(self.max_epochs >= 1, "max_epochs", "an integer >= 1")
         need(self.lr > 0, "lr", "a float > 0")
         need(self.batch_size >= 1, "batch_size", "an integer >= 1")
@@ -196,6 +208,10 @@ class RunConfig:
         if self.ssl and (self.dss or self.swa):
             raise ValueError(f"ssl={self.ssl!r} with dss={self.dss} / swa={self.swa} is not supported; "
                              "allowed: FixMatch with plain SGD or Adam training (dss=False, swa=False)")
+
+    def _validate_data_and_strategies(self) -> None:
+        """Range checks of the data variants and the strategy knobs."""
+        need = self._need
         need(self.redundancy >= 1, "redundancy", "an integer >= 1 (1 = no redundancy)")
         need(self.redundancy_mode in REDUNDANCY_MODES, "redundancy_mode", ", ".join(REDUNDANCY_MODES))
         need(self.n_unique >= 1, "n_unique", "an integer >= 1")
@@ -212,6 +228,10 @@ class RunConfig:
         need(self.kmeans_max_iter >= 1, "kmeans_max_iter", "an integer >= 1")
         need(self.power_beta > 0, "power_beta", "a float > 0")
         need(self.probcover_delta is None or self.probcover_delta > 0, "probcover_delta", "None (chosen by purity) or a float > 0")
+
+    def _validate_execution(self) -> None:
+        """Range checks of the execution fields, then the data set and model names against the registries."""
+        need = self._need
         need(self.device in DEVICES or self.device.startswith("cuda:"), "device",
              ", ".join(DEVICES) + " or cuda:N")
         need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")
