@@ -73,14 +73,24 @@ def kcenter_greedy(pool: Tensor, labeled: Tensor, budget: int, lazy: bool = True
     # picked points carry m = -1: never the argmax again, never lowered
 
     if not lazy:
-        for t in range(t, budget):
-            c = int(torch.argmax(m))
-            picks[t] = c
-            m[c] = -1.0
-            d = min_sq_dists(pool, pool[c:c + 1])
-            m = torch.where(m < 0, m, torch.minimum(m, d))
-        return picks
+        return _kcenter_plain(pool, m, picks, t)
+    return _kcenter_lazy(pool, m, picks, t, batch)
 
+
+def _kcenter_plain(pool: Tensor, m: Tensor, picks: Tensor, t: int) -> Tensor:
+    """Fill picks[t:] greedily, refreshing every distance m after every pick (the plain reference)."""
+    for t in range(t, len(picks)):
+        c = int(torch.argmax(m))
+        picks[t] = c
+        m[c] = -1.0
+        d = min_sq_dists(pool, pool[c:c + 1])
+        m = torch.where(m < 0, m, torch.minimum(m, d))
+    return picks
+
+
+def _kcenter_lazy(pool: Tensor, m: Tensor, picks: Tensor, t: int, batch: int) -> Tensor:
+    """Fill picks[t:] greedily, refreshing only the stale distances m that could be the next pick."""
+    n, budget, dev = pool.shape[0], len(picks), pool.device
     seen = torch.full((n,), t, dtype=torch.int64, device=dev)  # picks already folded into m[i]
     pn = sq_norms(pool)
     # picked rows copied into one contiguous block, so a refresh reads a slice instead of a gather
