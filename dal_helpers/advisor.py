@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -286,7 +286,19 @@ def _rank(figs: dict, registered) -> tuple[Recommendation, ...]:
     def either(names):
         return " or ".join(s for s in names if s in registered)
 
-    rate, bpc, ppb = figs["near_duplicate_rate"], figs["budget_per_class"], figs["pool_per_budget"]
+    _redundancy_and_budget_votes(figs, vote, either)
+    _pool_votes(figs, vote)
+    vote(["coreset"], -1.0, "CoreSet was the weakest strategy in the paper's baselines (Sec. 4.1)")
+    order = {s: i for i, s in enumerate(["badge", "power_entropy", "entropy", "margin", "random", "typiclust",
+                                         "kmeans", "least_confidence", "partitioned", "coreset"])}
+    ranked = sorted(score, key=lambda s: (-score[s], order.get(s, len(order)), s))
+    # reasons that raised a score first, then those that lowered it
+    return tuple(Recommendation(s, score[s], tuple(why[s])) for s in ranked)
+
+
+def _redundancy_and_budget_votes(figs: dict, vote: Callable, either: Callable) -> None:
+    """The rules of `_rank` on the near-duplicate rate and on the budget per class."""
+    rate, bpc = figs["near_duplicate_rate"], figs["budget_per_class"]
     uncertainty = ["entropy", "margin", "least_confidence"]
     if figs["redundant"]:
         vote(["badge", "power_entropy"], 3.0,
@@ -308,6 +320,11 @@ def _rank(figs: dict, registered) -> tuple[Recommendation, ...]:
                               f"< {SMALL_PER_CLASS}")
         vote(["badge", "power_entropy"] + uncertainty, -1.5,
              f"uncertainty of a model trained on {bpc:.1f} labels per class is unreliable")
+
+
+def _pool_votes(figs: dict, vote: Callable) -> None:
+    """The rules of `_rank` on the pool: budget share of the pool, cluster balance and selection cost."""
+    ppb = figs["pool_per_budget"]
     if ppb < SMALL_POOL_RATIO or (figs["labeled_share"] or 0.0) >= 0.5:
         share = f"{1 / ppb:.0%} of the pool per round" if ppb < SMALL_POOL_RATIO else \
             f"{figs['labeled_share']:.0%} of the pool by the end"
@@ -327,12 +344,6 @@ def _rank(figs: dict, registered) -> tuple[Recommendation, ...]:
              f"pool x budget = {cost}: BADGE's k-means++ grows with both, partitioned BADGE (the paper's "
              f"CIFAR-100 setting) or power sampling keep selection cheap")
         vote(["badge"], -1.0, f"selection cost grows with pool x budget = {cost}")
-    vote(["coreset"], -1.0, "CoreSet was the weakest strategy in the paper's baselines (Sec. 4.1)")
-    order = {s: i for i, s in enumerate(["badge", "power_entropy", "entropy", "margin", "random", "typiclust",
-                                         "kmeans", "least_confidence", "partitioned", "coreset"])}
-    ranked = sorted(score, key=lambda s: (-score[s], order.get(s, len(order)), s))
-    # reasons that raised a score first, then those that lowered it
-    return tuple(Recommendation(s, score[s], tuple(why[s])) for s in ranked)
 
 
 def advise(splits: Splits, budget: int, model=None, n_rounds: int | None = None, seed: int = 0,
