@@ -370,26 +370,11 @@ def advise(splits: Splits, budget: int, model=None, n_rounds: int | None = None,
         raise ValueError(f"ratio={ratio!r} is invalid; allowed: a number > 0")
     gen = torch.Generator().manual_seed(seed)
 
-    if model is None:
-        feats = pixel_features(splits.x_train, splits.info, dim, seed)
-        test = pixel_features(splits.x_test, splits.info, dim, seed)
-        space = f"log|DFT| of normalised pixels, random projection to {dim} dims"
-    else:
-        feats = model_features(model, splits.x_train, splits.info, device)
-        test = model_features(model, splits.x_test, splits.info, device)
-        space = f"model.embed ({feats.shape[1]} dims)"
-    feats = feats.to(device)
+    feats, test, space = _advice_features(splits, model, dim, seed, device)
 
     pos = torch.randperm(n, generator=gen)[:sample].sort().values if n > sample else torch.arange(n)
     dist, _ = nearest_neighbours(feats[pos.to(feats.device)], feats, exclude=pos)
-    if len(test) >= MIN_REFERENCE:
-        tpos = torch.randperm(len(test), generator=gen)[:sample] if len(test) > sample else torch.arange(len(test))
-        reference = float(nearest_neighbours(test[tpos].to(device), feats)[0].median())
-        source = f"median over {len(tpos)} test images"
-    else:
-        reference = float(dist.median())
-        source = (f"median over the pool sample: the test split has {len(test)} < {MIN_REFERENCE} images, "
-                  f"and copies shrink this median, so a heavily redundant pool is under-reported")
+    reference, source = _reference_nn(feats, test, dist, sample, gen, device)
     rate = near_copy_rate(dist.cpu(), reference, ratio)
     _, inverse = _unique_rows(splits.x_train)
     exact = float((torch.bincount(inverse)[inverse] > 1).double().mean())
@@ -407,6 +392,34 @@ def advise(splits: Splits, budget: int, model=None, n_rounds: int | None = None,
         cluster_entropy=entropy, pool_per_budget=n / budget, budget_per_class=budget / splits.n_classes,
         labeled_share=figs["labeled_share"], recommendations=_rank(figs, set(STRATEGIES)),
     )
+
+
+def _advice_features(splits: Splits, model, dim: int, seed: int,
+                     device: torch.device | str) -> tuple[Tensor, Tensor, str]:
+    """(pool features on device, test features, a description of the feature space) for `advise`."""
+    if model is None:
+        feats = pixel_features(splits.x_train, splits.info, dim, seed)
+        test = pixel_features(splits.x_test, splits.info, dim, seed)
+        space = f"log|DFT| of normalised pixels, random projection to {dim} dims"
+    else:
+        feats = model_features(model, splits.x_train, splits.info, device)
+        test = model_features(model, splits.x_test, splits.info, device)
+        space = f"model.embed ({feats.shape[1]} dims)"
+    return feats.to(device), test, space
+
+
+def _reference_nn(feats: Tensor, test: Tensor, dist: Tensor, sample: int, gen: torch.Generator,
+                  device: torch.device | str) -> tuple[float, str]:
+    """The typical nearest-neighbour distance (test split, else the pool sample's dist) and its source."""
+    if len(test) >= MIN_REFERENCE:
+        tpos = torch.randperm(len(test), generator=gen)[:sample] if len(test) > sample else torch.arange(len(test))
+        reference = float(nearest_neighbours(test[tpos].to(device), feats)[0].median())
+        source = f"median over {len(tpos)} test images"
+    else:
+        reference = float(dist.median())
+        source = (f"median over the pool sample: the test split has {len(test)} < {MIN_REFERENCE} images, "
+                  f"and copies shrink this median, so a heavily redundant pool is under-reported")
+    return reference, source
 
 
 def advisor_table(splits_by_name: Mapping[str, Splits], budget: int, **kwargs) -> pd.DataFrame:
