@@ -138,8 +138,8 @@ def run_case(name, ctx, budget, device, extra):
 
 def synthetic_cases(quick: bool):
     """(strategies, n, n_labeled, d, c, budget)"""
-    cheap = ["random", "entropy", "least_confidence", "margin"]
-    cases = [(cheap + ["badge", "coreset", "fass", "glister", "bald", "kmeans", "typiclust", "probcover"],
+    cheap = ["random", "entropy", "least_confidence", "margin", "power_entropy", "power_margin"]
+    cases = [(cheap + ["badge", "coreset", "fass", "glister", "bald", "power_bald", "kmeans", "typiclust", "probcover"],
               10_000, 2_000, 512, 10, 1_000),
              (["batchbald"], 10_000, 2_000, 512, 10, 10)]
     if quick:
@@ -147,7 +147,7 @@ def synthetic_cases(quick: bool):
     cases += [
         (cheap + ["badge", "coreset", "fass", "glister", "bald"], 10_000, 2_000, 512, 10, 3_000),
         (cheap + ["badge", "coreset", "fass", "bald"], 50_000, 10_000, 512, 10, 1_000),
-        (cheap + ["badge", "coreset", "fass", "bald"], 50_000, 10_000, 512, 10, 3_000),
+        (cheap + ["badge", "coreset", "fass", "bald", "power_bald"], 50_000, 10_000, 512, 10, 3_000),
         (cheap + ["badge", "coreset", "fass"], 50_000, 10_000, 512, 100, 3_000),
         (cheap + ["bald"], 200_000, 10_000, 512, 10, 3_000),
         (["batchbald"], 10_000, 2_000, 512, 10, 50),
