@@ -13,3 +13,4 @@ export DAL_PROGRESS="${DAL_PROGRESS:-terminal}"
 .venv/bin/jupyter nbconvert --to html --output-dir reports --output 00_quickstart \
     runs/quickstart/00_quickstart.ipynb
 echo "report: $(pwd)/reports/00_quickstart.html"
+echo "quickstart: ${SECONDS} s wall (setup included)"
