@@ -220,6 +220,18 @@ def _filter_coords(x: Tensor, r: int) -> Tensor:
     return torch.cat([p, rest[:, None]], 1)
 
 
+def _block_candidates(zp64: Tensor, s: int, e: int, delta: float, slack_sq: float) -> Tensor:
+    """Columns that some row of the block s:e may reach: the block's centre c and radius r in the filter
+    coordinates (float64) bound every distance from below by ||z_j - c|| - r (triangle inequality there,
+    and filter distances never exceed true ones), so columns with (||z_j - c|| - r)^2 > delta^2 + slack_sq
+    are out of reach for the whole block. O(N r) per block instead of O(block N r)."""
+    blk = zp64[s:e]
+    c = blk.mean(0)
+    radius = float((blk - c).norm(dim=1).max())
+    gap = ((zp64 - c).norm(dim=1) - radius).clamp_min(0.0)
+    return (gap * gap <= delta * delta + slack_sq).nonzero().squeeze(1)
+
+
 def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
                max_edges: int = PROBCOVER_MAX_EDGES) -> BallGraph | None:
     """The delta-ball graph of the rows of x (N, D): edge i -> j when ||x_i - x_j|| <= delta (float32
@@ -229,7 +241,9 @@ def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
     (256 clusters, 10 Lloyd steps, fixed seed) of the filter coordinates, so that a block holds similar rows. For each block, distances in the
     (r + 1)-dimensional filter coordinates (`_filter_coords`, r = 32), a lower bound of the true ones,
     rule out most columns at r/D of the cost; the true distances are computed only against the columns
-    that some row of the block may reach. Exact: the filter only skips pairs it proves too far."""
+    that some row of the block may reach. Before that, the block's centre and radius in the filter
+    coordinates rule out whole columns for the block at O(N r) (`_block_candidates`). Exact: both bounds
+    only skip pairs they prove too far."""
     x = x.float()
     n, dim, dev = x.shape[0], x.shape[1], x.device
     if assign is None:
@@ -250,6 +264,8 @@ def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
         zn = (zp * zp).sum(1)
         # room for float32 rounding in the bound (relative to the largest squared norm), never tighter
         zthr = delta * delta * (1 + 1e-3) + 1e-4 * float(zn.max()) - zn
+        zp64 = zp.double()
+        cslack = delta * delta * 1e-3 + 1e-4 * max(float(xn.max()), float(zn.max()))
     rows = max(1, _BLOCK_ELEMS // max(1, n))
     perm32 = perm.to(torch.int32)
     counts = torch.zeros(n, dtype=torch.int64, device=dev)
@@ -258,8 +274,9 @@ def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
     for s in range(0, n, rows):
         e = min(s + rows, n)
         if use_filter:
-            lb = torch.addmm(zn[None, :], zp[s:e], zp.T, alpha=-2.0)
-            cols = (lb <= zthr[s:e, None]).any(0).nonzero().squeeze(1)
+            cand = _block_candidates(zp64, s, e, delta, cslack)
+            lb = torch.addmm(zn[cand][None, :], zp[s:e], zp[cand].T, alpha=-2.0)
+            cols = cand[(lb <= zthr[s:e, None]).any(0)]
             d = torch.addmm(xn[cols][None, :], xp[s:e], xp[cols].T, alpha=-2.0)
         else:
             cols = None
