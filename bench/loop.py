@@ -85,7 +85,8 @@ def option_labels(df: pd.DataFrame) -> pd.Series:
     cols = {}
     for f, default in OPTION_FIELDS.items():
         col = df[f] if f in df else pd.Series([default] * len(df), index=df.index)
-        cols[f] = col.where(col.notna(), default).astype(object)
+        col = col.astype(object)
+        cols[f] = col.where(col.notna(), default)
     varying = [f for f, c in cols.items() if c.map(repr).nunique() > 1]
     if not varying:
         return pd.Series(["paper"] * len(df), index=df.index)
