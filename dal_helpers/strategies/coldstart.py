@@ -238,8 +238,9 @@ def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
     distances from the norm expansion). Returns None as soon as more than max_edges edges are found.
 
     Rows are processed in blocks ordered by cluster (assign (N,), optional) and then by a fine k-means
-    (256 clusters, 10 Lloyd steps, fixed seed) of the filter coordinates, so that a block holds similar rows. For each block, distances in the
-    (r + 1)-dimensional filter coordinates (`_filter_coords`, r = 32), a lower bound of the true ones,
+    (256 clusters, 10 Lloyd steps, fixed seed) of the filter coordinates, so that a block holds similar
+    rows. For each block, distances in the (r + 1)-dimensional filter coordinates (`_filter_coords`,
+    r = 32), a lower bound of the true ones,
     rule out most columns at r/D of the cost; the true distances are computed only against the columns
     that some row of the block may reach. Before that, the block's centre and radius in the filter
     coordinates rule out whole columns for the block at O(N r) (`_block_candidates`). Exact: both bounds
