@@ -31,7 +31,7 @@ from dal_helpers.config import RunConfig, preset  # noqa: E402
 
 # The fields whose values tell options apart in --rows mode (missing in older rows = the paper's value).
 OPTION_FIELDS = {"step_budget": None, "train_acc_mode": "running", "precision": "auto", "compile_model": False,
-                 "max_epochs": None, "patience_rule": "window"}
+                 "patience_rule": "window"}
 
 
 def parse_option(text: str) -> dict:
@@ -81,17 +81,17 @@ def against_first(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def option_labels(df: pd.DataFrame) -> pd.Series:
-    """A label per row from the option fields that vary across the rows ('paper' where none is set)."""
+    """A label per row from the option fields that differ from their defaults ('paper' where none does;
+    a field missing from older rows counts as its default)."""
+    def show(v):
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
     cols = {}
     for f, default in OPTION_FIELDS.items():
-        col = df[f] if f in df else pd.Series([default] * len(df), index=df.index)
-        col = col.astype(object)
+        col = (df[f] if f in df else pd.Series([default] * len(df), index=df.index)).astype(object)
         cols[f] = col.where(col.notna(), default)
-    varying = [f for f, c in cols.items() if c.map(repr).nunique() > 1]
-    if not varying:
-        return pd.Series(["paper"] * len(df), index=df.index)
-    return pd.Series([",".join(f"{f}={cols[f][i]}" for f in varying if cols[f][i] != OPTION_FIELDS[f]) or "paper"
-                      for i in df.index], index=df.index)
+    return pd.Series([",".join(f"{f}={show(cols[f][i])}" for f in OPTION_FIELDS
+                               if cols[f][i] != OPTION_FIELDS[f]) or "paper" for i in df.index], index=df.index)
 
 
 def run_options(args) -> pd.DataFrame:
