@@ -49,6 +49,11 @@ def test_notebook_is_stored_clean_with_a_parameters_cell(path):
     # papermill --help-notebook shows every parameter with its type and comment.
     params = papermill.inspect_notebook(str(path))
     assert COMMON <= set(params), COMMON - set(params)
+    # papermill skips a line it cannot parse (e.g. '=' in the comment) with a warning only: every
+    # assignment of the parameters cell must come back as a parameter
+    names = [ln.split(":")[0].split("=")[0].strip() for ln in tagged[0].source.splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    assert set(names) <= set(params), f"{path.name}: papermill cannot parse {sorted(set(names) - set(params))}"
     for name, p in params.items():
         assert p["inferred_type_name"] != "None" and p["help"], f"{path.name}: {name} lacks a type or comment"
     assert params["mode"]["default"] == '"run"'
