@@ -385,6 +385,20 @@ PRESETS: dict[str, dict[str, Any]] = {
                                  n_rounds=3, max_epochs=100, lr=0.01, batch_size=20),
     "cpu_fixmatch_mnist": dict(dataset="mnist", model="mnist_net", per_class=500, n_init=20, budget=20,
                                n_rounds=3, max_epochs=100, lr=0.01, batch_size=20, ssl="fixmatch"),
+    # 02 augmentation (Table 5: CIFAR-10 ResNet-18 / VGG-11, with and without augmentation, seed 1,000,
+    # +3,000 per round) on real MNIST: 500 pool points per class, seed 100, +100 per round to 500 labels,
+    # the MNIST net and optimiser, at most 50 epochs per round; the grid switches `augment`.
+    "cpu_augmentation_mnist": dict(dataset="mnist", model="mnist_net", per_class=500, n_init=100, budget=100,
+                                   n_rounds=4, max_epochs=50, lr=0.01, batch_size=20),
+    # 05 examples per class (Table 8: 1,000 / 2,000 / 3,000 per class, seed 1,000, +1,000 per round) on real
+    # Fashion-MNIST with the MNIST net: the same per-class pools, seed 200, +200 per round to 1,000 labels,
+    # at most 50 epochs, batch 64 as the paper's Fashion-MNIST row; the grid sets `per_class`.
+    "cpu_epc_fmnist": dict(dataset="fmnist", model="mnist_net", per_class=1000, n_init=200, budget=200,
+                           n_rounds=4, max_epochs=50, lr=0.01, batch_size=64),
+    # 09 low-data MNIST (App. B.2: seed 50, +10 per round, up to 3,000 epochs) on a 500-per-class pool of
+    # real MNIST: the paper's seed set and AL batch, 10 rounds (to 150 labels), at most 300 epochs a round.
+    "cpu_lowdata_mnist": dict(dataset="mnist", model="mnist_net", per_class=500, n_init=50, budget=10,
+                              n_rounds=10, max_epochs=300, lr=0.01, batch_size=20),
 }
 
 
