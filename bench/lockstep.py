@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
 import time
 from pathlib import Path
@@ -82,7 +83,7 @@ def exactness(name, batch):
         logits = out[0] if isinstance(out, tuple) else out
         torch.nn.functional.cross_entropy(logits, y[k]).backward()
         ref.append({n: p.grad.clone() for n, p in net.named_parameters()})
-    step, params, _ = make_lockstep(nets, lr=0.0)
+    step, _, _ = make_lockstep(nets, lr=0.0)
     nchw_pool(True)
     grads = step(x, y)
     nchw_pool(False)
@@ -100,7 +101,6 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    import os
     print(f"load average {os.getloadavg()[0]:.2f}; {args.threads} thread(s); model {args.model}; batch {args.batch}")
     same, diff = exactness(args.model, args.batch)
     print(f"lockstep gradients equal to one-by-one (dropout off): {same} (max abs difference {diff:.2e})")
