@@ -33,25 +33,26 @@ def nchw_pool(on: bool) -> None:
     base.MaxPool2d.forward = torch.nn.MaxPool2d.forward if on else FAST_POOL
 
 
+def ce(out, y):
+    """Cross-entropy of a model output (logits, or a tuple whose first element is the logits)."""
+    return torch.nn.functional.cross_entropy(out[0] if isinstance(out, tuple) else out, y)
+
+
 def loss_fn(model, params, buffers, x, y):
-    out = functional_call(model, (params, buffers), (x,))
-    logits = out[0] if isinstance(out, tuple) else out
-    return torch.nn.functional.cross_entropy(logits, y)
+    return ce(functional_call(model, (params, buffers), (x,)), y)
 
 
 def sequential_step(nets, opts, xs, ys):
     for net, opt, x, y in zip(nets, opts, xs, ys):
         opt.zero_grad(set_to_none=True)
-        out = net(x)
-        logits = out[0] if isinstance(out, tuple) else out
-        torch.nn.functional.cross_entropy(logits, y).backward()
+        ce(net(x), y).backward()
         opt.step()
 
 
 def make_lockstep(nets, lr):
-    base = copy.deepcopy(nets[0]).to("meta")
+    skeleton = copy.deepcopy(nets[0]).to("meta")  # the architecture only; the weights come stacked
     params, buffers = stack_module_state(nets)
-    g = vmap(grad(lambda p, b, x, y: loss_fn(base, p, b, x, y)), in_dims=(0, 0, 0, 0), randomness="different")
+    g = vmap(grad(lambda p, b, x, y: loss_fn(skeleton, p, b, x, y)), in_dims=(0, 0, 0, 0), randomness="different")
 
     def step(xs, ys):
         grads = g(params, buffers, xs, ys)
@@ -79,9 +80,7 @@ def exactness(name, batch):
     ref = []
     for k, net in enumerate(nets):
         net.zero_grad()
-        out = net(x[k])
-        logits = out[0] if isinstance(out, tuple) else out
-        torch.nn.functional.cross_entropy(logits, y[k]).backward()
+        ce(net(x[k]), y[k]).backward()
         ref.append({n: p.grad.clone() for n, p in net.named_parameters()})
     step, _, _ = make_lockstep(nets, lr=0.0)
     nchw_pool(True)
