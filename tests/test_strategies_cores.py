@@ -411,3 +411,21 @@ def test_fass_per_class_budgets_follow_the_class_share_of_candidates():
             assert got[got_cls == k].tolist() == m[facility_location_greedy(emb[m], b)].tolist()
     flat = fass_positions(probs, emb, budget, n_cand, per_class=False)
     assert flat.tolist() == cand[facility_location_greedy(emb[cand], budget)].tolist()
+
+
+@pytest.mark.parametrize("full_frac", [0.125, 0.0, 1.0])
+def test_kmeans_pp_pruned_equals_plain_with_many_classes(full_frac):
+    # 20 classes, low-rank embeddings plus noise: level 1 (Cauchy-Schwarz on h) and level 2 (the projected
+    # bound) both prune, and the all-points product for large survivor sets (full_frac) is used or not;
+    # the picks must equal the unpruned loop's
+    g = torch.Generator().manual_seed(11)
+    y = torch.randint(0, 20, (3000,), generator=g)
+    basis = torch.linalg.qr(torch.randn(48, 6, generator=g)).Q
+    h = (torch.randn(20, 48, generator=g)[y] * 2 + torch.randn(3000, 6, generator=g) @ basis.T * 2
+         + 0.2 * torch.randn(3000, 48, generator=g)).relu()
+    p = torch.softmax(torch.randn(3000, 20, generator=g) * 2 + 4 * torch.nn.functional.one_hot(y, 20), 1)
+    a = p.clone()
+    a[torch.arange(3000), p.argmax(1)] -= 1
+    fast = kmeans_pp(a, h, 400, torch.Generator().manual_seed(3), n_components=4, full_frac=full_frac)
+    plain = kmeans_pp(a, h, 400, torch.Generator().manual_seed(3), prune=False)
+    assert torch.equal(fast, plain)

@@ -8,16 +8,20 @@ so memory stays O(N (C + D)). The first centre is the point of largest gradient 
 centre is drawn with probability proportional to the squared distance to its nearest centre, from the
 round's generator.
 
-Each step must refresh the nearest-centre distance of every point, an O(N D) pass. An exact lower
-bound skips most of that work: a point i at squared distance m_i from its nearest centre cannot get
-closer to the new centre c when the distance computed with h_i . h_c replaced by its extreme value
-hr_i . hr_c +- rho_i rho_c is >= m_i, where hr are the coordinates of h in an r-dimensional
-orthonormal basis (top eigenvectors of h^T h, r = 32) and rho the length of the remainder
-(Cauchy-Schwarz on the remainder). That is one pass over an (N, C + r) block per step instead of
-(N, C + D); only the points that survive are touched in D dimensions. The bound is never weaker than
-the reverse triangle inequality on the norms, (||g_i|| - ||g_c||)^2, and it changes no result beyond
-floating-point rounding (a point is skipped only when its bound exceeds m_i by a relative margin).
-Penultimate-layer embeddings concentrate in a few directions, which is what makes it tight.
+Each step must refresh the nearest-centre distance of every point, an O(N D) pass. Two exact lower
+bounds skip most of that work. With X_i = (a_i . a_c)(h_i . h_c), the new centre c can be closer to i
+than its current squared distance m_i only if g2_i + g2_c - 2 X_i < m_i, so any upper bound on X_i
+that keeps i above m_i proves c is not closer.
+  Level 1, every point: |a_i . a_c| ||h_i|| ||h_c|| (Cauchy-Schwarz on h), one pass over an (N, C)
+  block stored transposed so that it streams; points of another predicted class than c barely pass.
+  Level 2, the survivors: h_i . h_c replaced by hr_i . hr_c + rho_i rho_c, where hr are the
+  coordinates of h in an r-dimensional orthonormal basis (top eigenvectors of h^T h, r = 32) and rho
+  the length of the remainder (Cauchy-Schwarz on the remainder).
+Only the points that pass both are touched in D dimensions, and their distance is computed exactly as
+the unpruned loop computes it (the same row-major products), so pruning changes no bit of any distance
+and no pick: a point is skipped only when its bound exceeds m_i by a relative margin that covers fp32
+rounding in the bounds. Penultimate-layer embeddings concentrate in a few directions, which is what
+makes level 2 tight. The tests compare the pruned loop with the unpruned one pick by pick.
 
 Exact copies. The factored distance of a point to an identical copy of itself is not 0 in floating
 point (about 1e-7 ||g||^2 is left in float32), which would let copies of a chosen centre be drawn in a
@@ -89,11 +93,12 @@ def principal_basis(h: Tensor, r: int, max_rows: int = 4096) -> Tensor:
 
 
 def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bool = True,
-              n_components: int = 32) -> Tensor:
+              n_components: int = 32, full_frac: float = 0.125) -> Tensor:
     """k-means++ seeding on the gradient embeddings a_i h_i^T. a: (N, C), h: (N, D) on any device;
     gen: a torch.Generator (its draws decide every centre after the first). Returns (budget,) int64
     positions into a/h, in the order chosen. prune=False refreshes every distance each step (the
-    reference for the pruned version); n_components is r of the projected bound."""
+    reference for the pruned version); n_components is r of the projected bound; when more than
+    full_frac * N points survive both bounds, h . h_c is computed for all N at once (early steps)."""
     n = a.shape[0]
     if not 1 <= budget <= n:
         raise ValueError(f"budget={budget} is invalid; allowed: an integer in [1, {n}]")
@@ -102,14 +107,8 @@ def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bo
     dev = a.device
     na2, nh2 = (a * a).sum(1), (h * h).sum(1)
     g2 = na2 * nh2
-    gn = g2.sqrt()
     centres = torch.empty(budget, dtype=torch.int64, device=dev)
     chosen = torch.zeros(n, dtype=torch.bool, device=dev)
-    r = min(n_components, h.shape[1])
-    if prune:
-        hr = h @ principal_basis(h, r)                         # (N, r) coordinates in the basis
-        # length of the rest of h_i, rounded up a little so that fp32 error cannot make it too short
-        rho = ((nh2 - (hr * hr).sum(1)).clamp_min(0.0) + 1e-5 * nh2).sqrt()
 
     c = int(top_positions(g2, 1)[0])
     centres[0] = c
@@ -117,29 +116,66 @@ def kmeans_pp(a: Tensor, h: Tensor, budget: int, gen: torch.Generator, prune: bo
     m = badge_sq_dists(a, h, a[c], h[c])
     zero_copies(m, m, None, a, h, g2, c)
     m[c] = 0.0
+    if not prune:
+        for t in range(1, budget):
+            c = _draw_d2(m, chosen, gen)
+            centres[t] = c
+            chosen[c] = True
+            m[c] = 0.0
+            d = badge_sq_dists(a, h, a[c], h[c])
+            m = torch.where((d < m) & ~chosen, d, m)
+            zero_copies(m, d, None, a, h, g2, c)
+        return centres
+
+    r = min(n_components, h.shape[1])
+    hr = h @ principal_basis(h, r)                             # (N, r) coordinates in the basis
+    # length of the rest of h_i, rounded up a little so that fp32 error cannot make it too short
+    rho = ((nh2 - (hr * hr).sum(1)).clamp_min(0.0) + 1e-5 * nh2).sqrt()
+    nh = nh2.sqrt() * (1.0 + 1e-6)
+    a_t = a.T.contiguous()                                     # (C, N): a . a_c as one streaming pass
+    hr_rho = torch.cat([hr, rho[:, None]], 1)                  # one gather fetches the level-2 inputs
+    big = max(1, int(full_frac * n))
+
+    def half_gap(m_: Tensor, g2_: Tensor) -> Tensor:
+        # i is kept while its bound lb_i = g2_i + g2_c - 2 X_i is <= thr_i, i.e. X_i >= u_i + g2_c / 2.
+        # thr_i: the current distance with the relative margin, or the copy tolerance (an exact copy of c
+        # has g2_i = g2_c, so 2 _COPY_TOL g2_i is the tolerance zero_copies applies to it).
+        return 0.5 * (g2_ - torch.maximum(m_ * (1.0 + _SLACK), 2.0 * _COPY_TOL * g2_))
+
+    u = half_gap(m, g2)
     for t in range(1, budget):
         c = _draw_d2(m, chosen, gen)
         centres[t] = c
         chosen[c] = True
         m[c] = 0.0
-        if not prune:
-            d = badge_sq_dists(a, h, a[c], h[c])
-            m = torch.where((d < m) & ~chosen, d, m)
-            zero_copies(m, d, None, a, h, g2, c)
+        u[c] = half_gap(m[c], g2[c])
+        g2c = float(g2[c])
+        ac = a[c] @ a_t
+        # level 1, every point: h_i . h_c at its Cauchy-Schwarz extreme, X_i <= |a_i . a_c| ||h_i|| ||h_c||
+        x1 = ac.abs().mul_(nh).mul_(float(nh[c]))
+        cand = (x1 >= u + 0.5 * g2c).nonzero().squeeze(1)
+        if cand.numel() == 0:
             continue
-        # the bound for every point at once: two matrix-vector products over (N, C) and (N, r)
-        ac = a @ a[c]
-        lb = g2 + g2[c] - 2.0 * (ac * (hr @ hr[c]) + ac.abs() * rho * rho[c])
-        # points within rounding of distance 0 are kept as well: they may be exact copies of c
-        keep = ((lb < m * (1.0 + _SLACK)) | (lb <= _COPY_TOL * (g2 + g2[c]))) & ~chosen
-        idx = keep.nonzero().squeeze(1)
-        if idx.numel() == 0:
+        # level 2, the candidates: X_i = (a_i . a_c)(hr_i . hr_c) + |a_i . a_c| rho_i rho_c
+        q = hr_rho.index_select(0, cand)
+        ak = ac.index_select(0, cand)
+        x2 = torch.addcmul(ak * (q[:, :r] @ hr[c]), ak.abs(), q[:, r], value=float(rho[c]))
+        sel = (x2 >= u.index_select(0, cand) + 0.5 * g2c).nonzero().squeeze(1)
+        if sel.numel() == 0:
             continue
-        ac = ac[idx]
-        d = (g2[idx] + g2[c] - 2.0 * ac * (h[idx] @ h[c])).clamp_min(0.0)
-        closer = d < m[idx]
-        m[idx[closer]] = d[closer]
+        idx = cand.index_select(0, sel)
+        if idx.numel() > big:
+            hh = (h @ h[c]).index_select(0, idx)
+        else:
+            hh = h.index_select(0, idx) @ h[c]
+        g2i = g2.index_select(0, idx)
+        # the exact distance with a_i . a_c from the row-major product, as badge_sq_dists computes it, so
+        # that pruning changes no bit of any distance (the transposed product above rounds differently)
+        d = (g2i + g2c - 2.0 * (a.index_select(0, idx) @ a[c]) * hh).clamp_min(0.0)
+        mi = m.index_select(0, idx)
+        m.index_put_((idx,), torch.where(d < mi, d, mi))
         zero_copies(m, d, idx, a, h, g2, c)
+        u.index_put_((idx,), half_gap(m.index_select(0, idx), g2i))
     return centres
 
 
