@@ -155,6 +155,20 @@ def test_kcenter_greedy_matches_quadratic_reference(n_lab):
         assert torch.equal(got, ref), (lazy, got, ref)
 
 
+@pytest.mark.parametrize("rest_batch", [7, 1000])
+def test_kcenter_greedy_with_a_labeled_subset_first_matches_the_reference(monkeypatch, rest_batch):
+    # a labeled set larger than twice the subset: pool points are measured against 8 evenly spaced
+    # labeled rows first and against the other 92 only when they come near the top, rest_batch at a time
+    from dal_helpers.strategies import coreset
+    monkeypatch.setattr(coreset, "_LABELED_SUBSET", 8)
+    monkeypatch.setattr(coreset, "_REST_BATCH", rest_batch)
+    pool, lab = rand(300, 6, seed=7), rand(100, 6, seed=8)
+    ref = kcenter_reference(pool, lab, 40)
+    got = kcenter_greedy(pool, lab, 40, lazy=True, batch=5)
+    assert torch.equal(got, ref)
+    assert torch.equal(got, kcenter_greedy(pool, lab, 40, lazy=False))
+
+
 def test_min_sq_dists_chunked_matches_cdist():
     x, y = rand(50, 5, seed=3), rand(33, 5, seed=4)
     ref = torch.cdist(x, y).min(1).values ** 2
