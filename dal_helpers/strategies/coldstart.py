@@ -23,8 +23,8 @@ pick the pool point whose ball holds the most uncovered points, mark them covere
 position). Once everything is covered, the remaining picks are drawn uniformly from the unpicked pool
 points with the generator, as the paper does when the graph is fully covered.
 
-The graph is a CSR list of int32 neighbour ids (4 bytes per directed edge) built in row blocks of about
-2^22 distances; no N x N matrix exists. Rows are processed grouped by k-means cluster (k = the number of
+The graph is a CSR list of int32 neighbour ids (4 bytes per directed edge) built in row blocks of 2^23 / N
+rows (2^22 / N without the filter below); no N x N matrix exists. Rows are processed grouped by k-means cluster (k = the number of
 classes, the clustering used for delta below), and a block of rows skips a whole cluster b when the
 triangle inequality proves it out of reach: min over the rows of ||x_i - c_b|| - max_{j in b} ||x_j - c_b||
 > delta. That is exact; it saves most of the N^2 D work when clusters are apart compared with delta, and
@@ -60,6 +60,7 @@ PURITY_SAMPLE = 2000           # rows on which purity and edge counts are measur
 GRID_STEPS_PER_OCTAVE = 20     # delta grid: diam * 2^(-g / 20)
 GRID_SIZE = 401                # g = 0..400 (down to diam * 1e-6)
 _BLOCK_ELEMS = 1 << 22         # distances per block (16 MiB in fp32)
+_GRAPH_BLOCK_ELEMS = 1 << 23   # rows x N per row block of the filtered graph build (its blocks touch far fewer columns)
 
 
 def _check_features(pool: Tensor, labeled: Tensor, budget: int) -> None:
@@ -200,7 +201,7 @@ class BallGraph(NamedTuple):
             total = int(ln.sum())
             if total:
                 first = torch.repeat_interleave(starts[a:b] - (ln.cumsum(0) - ln), ln)
-                out.append(self.cols[first + torch.arange(total, device=first.device)].long())
+                out.append(self.cols.index_select(0, first + torch.arange(total, device=first.device)).long())
             a = b
         return out
 
@@ -267,7 +268,7 @@ def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
         zthr = delta * delta * (1 + 1e-3) + 1e-4 * float(zn.max()) - zn
         zp64 = zp.double()
         cslack = delta * delta * 1e-3 + 1e-4 * max(float(xn.max()), float(zn.max()))
-    rows = max(1, _BLOCK_ELEMS // max(1, n))
+    rows = max(1, (_GRAPH_BLOCK_ELEMS if use_filter else _BLOCK_ELEMS) // max(1, n))
     perm32 = perm.to(torch.int32)
     counts = torch.zeros(n, dtype=torch.int64, device=dev)
     chunks: list[Tensor] = []
@@ -276,20 +277,20 @@ def ball_graph(x: Tensor, delta: float, assign: Tensor | None = None,
         e = min(s + rows, n)
         if use_filter:
             cand = _block_candidates(zp64, s, e, delta, cslack)
-            lb = torch.addmm(zn[cand][None, :], zp[s:e], zp[cand].T, alpha=-2.0)
+            lb = torch.addmm(zn.index_select(0, cand)[None, :], zp[s:e], zp.index_select(0, cand).T, alpha=-2.0)
             cols = cand[(lb <= zthr[s:e, None]).any(0)]
-            d = torch.addmm(xn[cols][None, :], xp[s:e], xp[cols].T, alpha=-2.0)
+            d = torch.addmm(xn.index_select(0, cols)[None, :], xp[s:e], xp.index_select(0, cols).T, alpha=-2.0)
         else:
             cols = None
             d = torch.addmm(xn[None, :], xp[s:e], xp.T, alpha=-2.0)
         r, c = (d <= thr[s:e, None]).nonzero(as_tuple=True)
         if cols is not None:
-            c = cols[c]
+            c = cols.index_select(0, c)
         n_edges += r.numel()
         if n_edges > max_edges:
             return None
         counts[s:e] = torch.bincount(r, minlength=e - s)
-        chunks.append(perm32[c])
+        chunks.append(perm32.index_select(0, c))
     rowptr = torch.zeros(n + 1, dtype=torch.int64, device=dev)
     rowptr[1:] = counts.cumsum(0)
     cols_all = torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.int32, device=dev)
