@@ -24,13 +24,13 @@ position). Once everything is covered, the remaining picks are drawn uniformly f
 points with the generator, as the paper does when the graph is fully covered.
 
 The graph is a CSR list of int32 neighbour ids (4 bytes per directed edge) built in row blocks of 2^23 / N
-rows (2^22 / N without the filter below); no N x N matrix exists. Rows are processed grouped by k-means cluster (k = the number of
-classes, the clustering used for delta below), and a block of rows skips a whole cluster b when the
-triangle inequality proves it out of reach: min over the rows of ||x_i - c_b|| - max_{j in b} ||x_j - c_b||
-> delta. That is exact; it saves most of the N^2 D work when clusters are apart compared with delta, and
-nothing when they are not. The edge list is capped at `PROBCOVER_MAX_EDGES` = 2^26 directed edges
-(256 MiB); see `choose_delta` for how the automatic delta respects it, and an explicit delta whose graph
-exceeds it raises a ValueError.
+rows (2^22 / N without the filter below); no N x N matrix exists. Rows are processed grouped by k-means
+cluster (k = the number of classes, the clustering used for delta below), and a block of rows skips a whole
+cluster b when the triangle inequality proves it out of reach:
+min over the rows of ||x_i - c_b|| - max_{j in b} ||x_j - c_b|| > delta. That is exact; it saves most of the N^2 D work when clusters are apart compared
+with delta, and nothing when they are not. The edge list is capped at `PROBCOVER_MAX_EDGES` = 2^26 directed
+edges (256 MiB); see `choose_delta` for how the automatic delta respects it, and an explicit delta whose
+graph exceeds it raises a ValueError.
 
 delta. `probcover_delta` in the RunConfig sets it; None (default) chooses it as in the paper: k-means with
 k = number of classes gives pseudo-labels, and delta is the largest value on the grid
@@ -60,7 +60,7 @@ PURITY_SAMPLE = 2000           # rows on which purity and edge counts are measur
 GRID_STEPS_PER_OCTAVE = 20     # delta grid: diam * 2^(-g / 20)
 GRID_SIZE = 401                # g = 0..400 (down to diam * 1e-6)
 _BLOCK_ELEMS = 1 << 22         # distances per block (16 MiB in fp32)
-_GRAPH_BLOCK_ELEMS = 1 << 23   # rows x N per row block of the filtered graph build (its blocks touch far fewer columns)
+_GRAPH_BLOCK_ELEMS = 1 << 23   # rows x N per block of the filtered graph build (it touches far fewer columns)
 
 
 def _check_features(pool: Tensor, labeled: Tensor, budget: int) -> None:
